@@ -1,0 +1,77 @@
+"""Worker → master: stats deltas, raw records, cancellations and health ride Locust's reports."""
+
+from __future__ import annotations
+
+import logging
+import time
+from typing import Any
+
+from harness.errors import FlowloadError
+from harness.health import HealthSamples
+from harness.locust_glue.state import MASTER, WORKER, WorkerView, state_of
+
+logger = logging.getLogger("flowload")
+
+REPORT_KEY = "flowload"
+
+
+def make_report_to_master_listener(environment: Any) -> Any:
+    """On a worker: attach what was recorded since the last report (then forget it)."""
+
+    def on_report_to_master(data: dict[str, Any], **_kw: Any) -> None:
+        state = state_of(environment)
+        if state is None or state.role != WORKER or state.session is None:
+            return
+        session = state.session
+        records, session.pending_records = session.pending_records, []
+        cancelled = [[env, flow, n] for (env, flow), n in state.cancelled_delta.items()]
+        state.cancelled_delta.clear()
+        health = state.health.take()
+        data[REPORT_KEY] = {
+            "delta": session.recorder.take_delta(),
+            "records": records,
+            "cancelled": cancelled,
+            "cpu_pct": health.cpu_pct,
+            "lag_ms": health.lag_ms,
+            "running": state.test_running,
+        }
+
+    return on_report_to_master
+
+
+def make_worker_report_listener(environment: Any) -> Any:
+    """On the master: merge each worker's part into the master's session."""
+
+    def on_worker_report(client_id: str, data: dict[str, Any], **_kw: Any) -> None:
+        state = state_of(environment)
+        part = data.get(REPORT_KEY)
+        if state is None or state.role != MASTER or not isinstance(part, dict):
+            return
+        view = state.workers.setdefault(client_id, WorkerView())
+        view.last_report = time.perf_counter()
+        view.running = bool(part.get("running"))
+        view.health.cpu_pct.extend(part.get("cpu_pct", []))
+        view.health.lag_ms.extend(part.get("lag_ms", []))
+        session = state.session
+        if session is None:
+            return
+        try:
+            session.recorder.merge_delta(part["delta"])
+        except (FlowloadError, KeyError) as exc:
+            logger.error(
+                "flowload: a report from worker %s could not be merged: %s", client_id, exc
+            )
+            return
+        records = part.get("records") or []
+        if session.writer is not None and records:
+            session.writer.write_many(records)
+        for env, flow, count in part.get("cancelled", []):
+            session.cancelled[(str(env), str(flow))] += int(count)
+
+    return on_worker_report
+
+
+def reset_worker_health(state_workers: dict[str, WorkerView]) -> None:
+    """Forget the health samples of a previous test."""
+    for view in state_workers.values():
+        view.health = HealthSamples()

@@ -1,0 +1,106 @@
+"""End of a test: merge, write summary.json, print the table, mark what cannot be trusted."""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import sys
+import time
+from typing import Any
+
+import gevent
+import locust
+
+import harness
+from harness.console import format_summary_table
+from harness.health import merge_samples
+from harness.locust_glue.state import LOCAL, MASTER, GlueState
+from harness.rundir import SUMMARY_FILE
+from harness.summary import RunInfo, build_summary, write_summary
+
+logger = logging.getLogger("flowload")
+
+FINAL_REPORT_WAIT_S = 5.0
+
+
+def wait_for_final_reports(state: GlueState, timeout_s: float = FINAL_REPORT_WAIT_S) -> list[str]:
+    """On the master: wait until every worker reported after its test stopped; return the lost."""
+    deadline = time.perf_counter() + timeout_s
+    while time.perf_counter() < deadline:
+        if all(not view.running for view in state.workers.values()):
+            return []
+        gevent.sleep(0.1)
+    return sorted(wid for wid, view in state.workers.items() if view.running)
+
+
+def _generator(state: GlueState) -> tuple[dict[str, Any], bool]:
+    if state.role == MASTER:
+        per_worker = {wid: view.health.summary() for wid, view in state.workers.items()}
+        saturated = any(s["saturated"] for s in per_worker.values())
+        return {"workers": per_worker, "saturated": saturated}, saturated
+    summary = merge_samples([state.health.samples]).summary()
+    return {"local": summary, "saturated": summary["saturated"]}, bool(summary["saturated"])
+
+
+def finalize(state: GlueState, environment: Any, *, interrupted: bool = False) -> None:
+    """Write summary.json for the current test and print the console table (once per test)."""
+    if state.finalized or state.session is None or state.role not in (LOCAL, MASTER):
+        return
+    state.finalized = True
+    lost = wait_for_final_reports(state) if state.role == MASTER else []
+    if state.stopped_perf is None:
+        state.stopped_perf = time.perf_counter()
+    generator, saturated = _generator(state)
+    session = state.session
+    run = RunInfo(
+        started=session.started,
+        ended=dt.datetime.now(dt.UTC),
+        duration_s=state.elapsed_s(),
+        host=state.resolved.host if state.resolved else _display_host(environment),
+        users=state.max_users or None,
+        workers=len(state.workers) if state.role == MASTER else 1,
+        locust_version=locust.__version__,
+        harness_version=harness.__version__,
+        limit_s=state.scenario.limit_s,
+        generator=generator,
+        generator_saturated=saturated,
+        interrupted=interrupted,
+        degraded=bool(lost),
+        lost_workers=lost,
+        cancelled_streams=sum(session.cancelled.values()),
+        embedded_simulator=state.simulator is not None,
+        scenario=str(state.options.flow_config) if state.options.flow_config else None,
+    )
+    summary = build_summary(run, session.recorder)
+    session.close()
+    if state.report_dir is not None:
+        write_summary(state.report_dir / SUMMARY_FILE, summary)
+    _print_end_of_run(state, summary)
+
+
+def _display_host(environment: Any) -> str:
+    from harness.flow_api import redact_url  # noqa: PLC0415
+
+    return redact_url(str(environment.host or ""))
+
+
+def _print_end_of_run(state: GlueState, summary: dict[str, Any]) -> None:
+    run = summary["run"]
+    lines = ["", format_summary_table(summary)]
+    if run["cancelled_streams"]:
+        lines.append(
+            f"{run['cancelled_streams']} stream(s) were still running when the test stopped: "
+            "not measured (give --stop-timeout to let them finish)"
+        )
+    if run["generator_saturated"]:
+        lines.append(
+            "WARNING: the load generator was saturated (CPU or event-loop lag): the latencies "
+            "above describe the harness, not the server. Use fewer users per process or add "
+            "workers (--processes / --worker)."
+        )
+    if run["lost_workers"]:
+        lines.append(f"WARNING: worker(s) lost before their final report: {run['lost_workers']}")
+    if state.report_dir is not None:
+        lines.append(f"flowload: reports in {state.report_dir}")
+    sys.stdout.write("\n".join(lines) + "\n")
+    sys.stdout.flush()

@@ -1,0 +1,175 @@
+"""Locust event listeners: set up at init, start/stop each test, clean up at quit."""
+
+from __future__ import annotations
+
+import logging
+import time
+from typing import Any
+
+from locust.runners import MasterRunner, WorkerRunner
+
+from harness.config import Scenario, apply_overrides, default_scenario, load_scenario, resolve_key
+from harness.errors import FlowloadError
+from harness.exitcodes import EXIT_COULD_NOT_RUN
+from harness.flow_api import Env
+from harness.locust_glue.finish import finalize
+from harness.locust_glue.options import GlueOptions, read_options
+from harness.locust_glue.simulator import start_embedded_simulator
+from harness.locust_glue.state import LOCAL, MASTER, WORKER, GlueState, attach, state_of
+from harness.rundir import STREAMS_FILE, default_report_dir, prepare_report_dir
+from harness.session import RunSession, needs_embedded_simulator, resolve_run
+
+logger = logging.getLogger("flowload")
+
+
+def _role(runner: Any) -> str:
+    if isinstance(runner, MasterRunner):
+        return MASTER
+    if isinstance(runner, WorkerRunner):
+        return WORKER
+    return LOCAL
+
+
+def load_run_scenario(options: GlueOptions) -> Scenario:
+    """The scenario file (or the default) with the command-line overrides except --host."""
+    scenario = load_scenario(options.flow_config) if options.flow_config else default_scenario()
+    return apply_overrides(
+        scenario,
+        envs=options.flow_env,
+        api_key_mode=options.api_key_mode,
+        stall_timeout_s=options.stall_timeout_s,
+        limit_s=options.limit_s,
+        insecure=options.insecure or None,
+    )
+
+
+def _could_not_run(message: str) -> SystemExit:
+    logger.error("flowload: %s", message)
+    return SystemExit(EXIT_COULD_NOT_RUN)
+
+
+def on_init(environment: Any, **_kw: Any) -> None:
+    """Validate options and scenario before anything runs; start the simulator if needed."""
+    role = _role(environment.runner)
+    try:
+        options = read_options(environment.parsed_options)
+        scenario = load_run_scenario(options)
+    except FlowloadError as exc:
+        raise _could_not_run(str(exc)) from None
+    state = GlueState(role=role, options=options, scenario=scenario)
+    attach(environment, state)
+    if not scenario.verify_tls:
+        logger.warning("flowload: --insecure: TLS certificates are NOT verified")
+    if role != WORKER and needs_embedded_simulator(scenario, environment.host):
+        try:
+            key = resolve_key(scenario, next(iter(Env)))
+            state.simulator = start_embedded_simulator(scenario, key)
+        except FlowloadError as exc:
+            raise _could_not_run(str(exc)) from None
+        environment.host = state.simulator.url
+    if role != WORKER:
+        try:  # fail now, not at the first stream, when the target or keys are wrong
+            resolve_run(scenario, environment.host)
+        except FlowloadError as exc:
+            stop_simulator(state)
+            raise _could_not_run(str(exc)) from None
+
+
+def on_test_start(environment: Any, **_kw: Any) -> None:
+    """A new test: fresh session, report directory, the plan for this host."""
+    state = state_of(environment)
+    if state is None:
+        return
+    try:
+        _start_test(state, environment)
+    except FlowloadError as exc:
+        state.setup_failed = str(exc)
+        logger.error("flowload: cannot start the test: %s", exc)
+        environment.process_exit_code = EXIT_COULD_NOT_RUN
+        environment.runner.quit()
+
+
+def _start_test(state: GlueState, environment: Any) -> None:
+    # Options may have changed in the web UI, or (on a worker) come from the master.
+    state.options = read_options(environment.parsed_options)
+    state.scenario = load_run_scenario(state.options)
+    session = RunSession(worker=_worker_name(state, environment), keep_pending=state.role == WORKER)
+    if state.role != MASTER:
+        state.resolved = resolve_run(state.scenario, environment.host)
+        state.health.take()
+        state.health.start()
+    if state.role != WORKER:
+        directory = state.options.report_dir or default_report_dir()
+        state.report_dir = prepare_report_dir(directory)
+        session.open_records(state.report_dir, STREAMS_FILE)
+        logger.info("flowload: recording to %s", state.report_dir)
+    for view in state.workers.values():
+        view.running = True
+    state.session = session
+    state.started_perf = time.perf_counter()
+    state.stopped_perf = None
+    state.test_running = True
+    state.finalized = False
+    state.max_users = 0
+
+
+def _worker_name(state: GlueState, environment: Any) -> str:
+    if state.role == WORKER:
+        return str(getattr(environment.runner, "client_id", "worker"))
+    return "local"
+
+
+def on_spawning_complete(user_count: int, **_kw: Any) -> None:
+    """Remember the peak user count for the summary (all environments share the hook)."""
+    for state in _all_states():
+        state.max_users = max(state.max_users, int(user_count))
+
+
+def _all_states() -> list[GlueState]:
+    from harness.locust_glue.state import _STATES  # noqa: PLC0415
+
+    return list(_STATES.values())
+
+
+def on_test_stop(environment: Any, **_kw: Any) -> None:
+    """The test ended: stop sampling; the single process writes its summary now."""
+    state = state_of(environment)
+    if state is None or not state.test_running:
+        return
+    state.test_running = False
+    state.stopped_perf = time.perf_counter()
+    state.health.stop()
+    if state.role == LOCAL:
+        finalize(state, environment)
+    elif state.role == MASTER:
+        import gevent  # noqa: PLC0415
+
+        # Workers' final reports arrive after this event on the master: finish in the background.
+        gevent.spawn(finalize, state, environment)
+
+
+def on_quitting(environment: Any, **_kw: Any) -> None:
+    """Locust is exiting: make sure the last test is written, even when interrupted."""
+    state = state_of(environment)
+    if state is None:
+        return
+    interrupted = state.test_running
+    if state.test_running:
+        state.test_running = False
+        state.stopped_perf = time.perf_counter()
+    finalize(state, environment, interrupted=interrupted)
+    if environment.process_exit_code is None and state.setup_failed:
+        environment.process_exit_code = EXIT_COULD_NOT_RUN
+
+
+def on_quit(**_kw: Any) -> None:
+    """After quitting: stop the embedded simulator of every environment."""
+    for state in _all_states():
+        stop_simulator(state)
+
+
+def stop_simulator(state: GlueState) -> None:
+    """Stop the embedded simulator, if this process started one."""
+    if state.simulator is not None:
+        state.simulator.stop()
+        state.simulator = None

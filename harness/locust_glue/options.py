@@ -1,0 +1,106 @@
+"""flowload's command-line options, added to Locust's parser.
+
+Each is settable as ``--flow-...``, as an env var ``LOCUST_FLOW_...`` and in ``locust.conf`` /
+``pyproject.toml [tool.locust]`` (Locust's config mechanism). Locust fires the parser event again
+on each web UI page load, so :func:`add_options` only adds arguments and has no side effect.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from harness.errors import ConfigError
+
+
+@dataclass(frozen=True, slots=True)
+class GlueOptions:
+    """The parsed flowload options (None: not given, the scenario decides)."""
+
+    flow_config: Path | None
+    flow_env: list[str] | None
+    report_dir: Path | None
+    api_key_mode: str | None
+    stall_timeout_s: float | None
+    limit_s: float | None
+    insecure: bool
+
+
+def add_options(parser: Any) -> None:
+    """Add the flowload options to Locust's argument parser."""
+    parser.add_argument(
+        "--flow-config",
+        env_var="LOCUST_FLOW_CONFIG",
+        default=None,
+        help="flowload scenario TOML (target, envs, flows, gates); default: bundled simulator",
+        include_in_web_ui=False,
+    )
+    parser.add_argument(
+        "--flow-env",
+        env_var="LOCUST_FLOW_ENV",
+        default=None,
+        help="only these envs, comma-separated: Development,Test,Production (or 0,1,2)",
+    )
+    parser.add_argument(
+        "--report-dir",
+        env_var="LOCUST_REPORT_DIR",
+        default=None,
+        help="where summary.json and streams.jsonl go (default reports/<UTC time>-<id>/)",
+        include_in_web_ui=False,
+    )
+    parser.add_argument(
+        "--api-key-mode",
+        env_var="LOCUST_API_KEY_MODE",
+        default=None,
+        choices=["header", "query"],
+        help="send the API key as the x-api-key header or the api_key query parameter",
+    )
+    parser.add_argument(
+        "--stall-timeout",
+        env_var="LOCUST_STALL_TIMEOUT",
+        default=None,
+        help="seconds without body bytes before a stream counts as stalled (default 60)",
+    )
+    parser.add_argument(
+        "--limit",
+        env_var="LOCUST_LIMIT",
+        default=None,
+        help="the server's execution limit in seconds (default 300)",
+    )
+    parser.add_argument(
+        "--insecure",
+        env_var="LOCUST_INSECURE",
+        action="store_true",
+        default=False,
+        help="do not verify TLS certificates (prints a warning)",
+        include_in_web_ui=False,
+    )
+
+
+def _seconds(name: str, value: Any) -> float | None:
+    if value is None or value == "":
+        return None
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        raise ConfigError(f"{name} must be a number of seconds, got {value!r}") from None
+
+
+def read_options(parsed: Any) -> GlueOptions:
+    """GlueOptions from Locust's parsed options (values from the web UI arrive as text)."""
+
+    def get(name: str) -> Any:
+        return getattr(parsed, name, None) if parsed is not None else None
+
+    envs = get("flow_env")
+    config, report_dir = get("flow_config"), get("report_dir")
+    return GlueOptions(
+        flow_config=Path(config) if config else None,
+        flow_env=[e for e in str(envs).split(",") if e.strip()] if envs else None,
+        report_dir=Path(report_dir) if report_dir else None,
+        api_key_mode=get("api_key_mode") or None,
+        stall_timeout_s=_seconds("--stall-timeout", get("stall_timeout")),
+        limit_s=_seconds("--limit", get("limit")),
+        insecure=bool(get("insecure")),
+    )

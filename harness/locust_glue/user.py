@@ -1,0 +1,96 @@
+"""FlowStreamUser: one stream per task through transport → reader → measure, then recorded."""
+
+from __future__ import annotations
+
+import random
+from typing import Any
+
+from gevent import GreenletExit
+from locust import User, constant, task
+
+from harness.locust_glue.state import state_of
+from harness.measure import measure_stream
+from harness.result import Outcome, StreamResult
+from harness.transport import HttpClient
+
+
+class StreamError(Exception):
+    """What Locust's failure table shows for a stream that did not end ``ok`` (no secrets)."""
+
+
+def _failure(result: StreamResult) -> StreamError | None:
+    if result.outcome is Outcome.OK:
+        return None
+    detail = f": {result.error}" if result.error else ""
+    return StreamError(f"{result.outcome.value}{detail}")
+
+
+class FlowStreamUser(User):
+    """Runs streams back to back, each picked by the scenario's env and flow weights."""
+
+    wait_time = constant(0)
+
+    def __init__(self, environment: Any) -> None:
+        super().__init__(environment)
+        self._client: HttpClient | None = None
+        self._rng = random.Random()  # noqa: S311 - picking flows, not cryptography
+
+    def on_start(self) -> None:
+        """Open this user's connection pool (keep-alive across its streams)."""
+        state = state_of(self.environment)
+        if state is not None and state.resolved is not None:
+            self._client = HttpClient(state.resolved.transport)
+
+    def on_stop(self) -> None:
+        """Close this user's connections."""
+        if self._client is not None:
+            self._client.close()
+            self._client = None
+
+    @task
+    def stream(self) -> None:
+        """Run one stream and record it."""
+        state = state_of(self.environment)
+        if state is None or state.resolved is None or state.session is None:
+            raise RuntimeError("flowload is not set up: was harness.locust_glue.install() called?")
+        if self._client is None:
+            self._client = HttpClient(state.resolved.transport)
+        target = state.resolved.plan.pick(self._rng)
+        env, flow = target.env.value, target.flow.name
+        try:
+            result = measure_stream(
+                self._client,
+                target.request,
+                env=env,
+                flow=flow,
+                limits=state.resolved.limits,
+                reader=target.new_reader(),
+            )
+        except GreenletExit:
+            # The test stopped mid-stream: counted as cancelled, never as a measurement.
+            state.session.cancel(env, flow)
+            if state.role == "worker":
+                state.cancelled_delta[(env, flow)] += 1
+            raise
+        state.session.record(result)
+        self._fire_locust_events(target.label, result)
+
+    def _fire_locust_events(self, name: str, result: StreamResult) -> None:
+        fire = self.environment.events.request.fire
+        fire(
+            request_type="STREAM",
+            name=name,
+            response_time=result.duration_s * 1000.0,
+            response_length=result.bytes,
+            exception=_failure(result),
+            context={"job_id": result.job_id, "outcome": result.outcome.value},
+        )
+        if result.ttfi_s is not None:
+            fire(
+                request_type="TTFI",
+                name=name,
+                response_time=result.ttfi_s * 1000.0,
+                response_length=0,
+                exception=None,
+                context={"job_id": result.job_id},
+            )

@@ -1,0 +1,110 @@
+"""What a run sends: every (env, flow) pair with its weight and its prepared request.
+
+Requests are built once per pair (body encoded once, key placed once), then picked by weight
+for each stream. Library code: no Locust here, so the picking is testable on its own.
+"""
+
+from __future__ import annotations
+
+import bisect
+import itertools
+import random
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+from harness.config import FlowConfig, Scenario
+from harness.errors import ConfigError
+from harness.flow_api import Env, FlowTarget, build_stream_request
+from harness.reader import ItemFormat, ItemReader
+from harness.secrets import ApiKey
+from harness.transport import HttpRequest
+
+SIMULATOR_TENANT = "flowload"
+SIMULATOR_WORKSPACE = "simulator"
+_PROFILE_FORMATS = {
+    "json": ItemFormat.JSON_ARRAY,
+    "ndjson": ItemFormat.NDJSON,
+    "sse": ItemFormat.SSE,
+}
+
+
+@dataclass(frozen=True, slots=True)
+class StreamTarget:
+    """One (env, flow) pair, ready to send."""
+
+    env: Env
+    flow: FlowConfig
+    request: HttpRequest
+    weight: float
+
+    @property
+    def label(self) -> str:
+        """The request name in Locust's stats: ``flow [Env]`` (never a URL)."""
+        return f"{self.flow.name} [{self.env.value}]"
+
+    def new_reader(self) -> ItemReader:
+        """A fresh item reader configured for this flow."""
+        return ItemReader(
+            self.flow.format, decode=self.flow.decode, max_item_bytes=self.flow.max_item_bytes
+        )
+
+
+class StreamPlan:
+    """Picks targets with probability proportional to env weight x flow weight."""
+
+    def __init__(self, targets: Sequence[StreamTarget]) -> None:
+        if not targets:
+            raise ConfigError("nothing to run: the scenario has no flows; add [[flows]] entries")
+        self.targets = tuple(targets)
+        self._cumulative = list(itertools.accumulate(t.weight for t in self.targets))
+
+    def pick(self, rng: random.Random) -> StreamTarget:
+        """One target, drawn by weight."""
+        point = rng.random() * self._cumulative[-1]
+        index = bisect.bisect_right(self._cumulative, point)
+        return self.targets[min(index, len(self.targets) - 1)]
+
+    def share(self, target: StreamTarget) -> float:
+        """The expected fraction of streams going to ``target``."""
+        return target.weight / self._cumulative[-1]
+
+
+def simulator_flows(profile_flows: Mapping[str, object]) -> tuple[FlowConfig, ...]:
+    """FlowConfigs for every flow of a simulator profile (used when the scenario lists none)."""
+    flows = []
+    for flow in profile_flows.values():
+        name = str(getattr(flow, "name", ""))
+        flow_id = str(getattr(flow, "id", ""))
+        fmt = _PROFILE_FORMATS.get(str(getattr(flow, "format", "json")))
+        flows.append(FlowConfig(name=name or flow_id, id=flow_id, format=fmt))
+    return tuple(flows)
+
+
+def build_plan(
+    scenario: Scenario,
+    target: FlowTarget,
+    keys: Mapping[Env, ApiKey | None],
+    flows: Sequence[FlowConfig] | None = None,
+) -> StreamPlan:
+    """Every configured env crossed with every flow (``flows`` overrides the scenario's)."""
+    chosen = tuple(flows) if flows is not None else scenario.flows
+    targets = [
+        StreamTarget(
+            env=env.env,
+            flow=flow,
+            request=build_stream_request(
+                target,
+                flow.id,
+                env.env,
+                keys.get(env.env),
+                scenario.auth,
+                flow.body,
+                method=flow.method,
+                extra_headers=flow.headers,
+            ),
+            weight=env.weight * flow.weight,
+        )
+        for env in scenario.envs
+        for flow in chosen
+    ]
+    return StreamPlan(targets)

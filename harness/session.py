@@ -1,0 +1,155 @@
+"""One process's part of a run, without Locust: resolve the target, build the plan, record.
+
+The Locust glue creates a :class:`RunSession` per test; users call :meth:`RunSession.record`
+for every finished stream. The same class serves the single process, a worker (which ships
+what it recorded to the master) and the master (which merges and writes the reports).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from harness.config import FlowConfig, Scenario, apply_overrides, resolve_key
+from harness.config.target import is_endpoint
+from harness.errors import ConfigError
+from harness.flow_api import Env, FlowTarget, redact_url
+from harness.measure import StreamLimits
+from harness.plan import (
+    SIMULATOR_TENANT,
+    SIMULATOR_WORKSPACE,
+    StreamPlan,
+    build_plan,
+    simulator_flows,
+)
+from harness.records import StreamsWriter
+from harness.result import StreamResult
+from harness.secrets import ApiKey
+from harness.stats import Recorder
+from harness.transport import TransportOptions
+
+# The embedded simulator accepts any non-empty key; this one is sent when the user set none.
+SIMULATOR_DEMO_KEY = "flowload-simulator-demo-key"
+
+
+@dataclass(frozen=True, slots=True)
+class ResolvedRun:
+    """Everything needed to send streams: the plan, limits and transport options."""
+
+    scenario: Scenario
+    plan: StreamPlan
+    limits: StreamLimits
+    transport: TransportOptions
+    host: str  # for display: no secrets
+    simulator_like: bool
+
+
+def needs_embedded_simulator(scenario: Scenario, host: str | None) -> bool:
+    """True when neither ``--host`` nor the scenario names a server."""
+    return not host and scenario.target is None
+
+
+def _simulator_flows(scenario: Scenario) -> tuple[FlowConfig, ...]:
+    # Imported here: the simulator is apart from the measuring path, needed only for its flows.
+    from harness.simulator import default_profile, load_profile  # noqa: PLC0415
+
+    profile_path = scenario.simulator.profile
+    profile = load_profile(profile_path) if profile_path else default_profile()
+    return simulator_flows(profile.flows)
+
+
+def resolve_run(scenario: Scenario, host: str | None) -> ResolvedRun:
+    """Turn a scenario and the run's host into a plan (raises ConfigError with the fix).
+
+    A host given without tenant/workspace (and not a pasted endpoint) is taken to be a
+    simulator (the embedded one, or one started with ``flowload simulate``): the simulator's
+    tenant/workspace are used, and its flows when the scenario lists none.
+    """
+    simulator_like = False
+    if host and not is_endpoint(host) and scenario.tenant is None and scenario.target is None:
+        simulator_like = True
+        target = FlowTarget(host, SIMULATOR_TENANT, SIMULATOR_WORKSPACE)
+    else:
+        if host:
+            scenario = apply_overrides(scenario, host=host)
+        if scenario.target is None:
+            raise ConfigError(
+                "no target: pass --host, set [target] url in the scenario, or give neither "
+                "to run against the bundled simulator"
+            )
+        target = scenario.target.target
+    flows = scenario.flows
+    if not flows:
+        if not simulator_like:
+            raise ConfigError(
+                f"{scenario.source or 'the scenario'}: no [[flows]]; list the flows to run "
+                "(name, id), or paste a flow's full endpoint as --host"
+            )
+        flows = _simulator_flows(scenario)
+    keys = {
+        env.env: _key_for(scenario, env.env, simulator_like=simulator_like) for env in scenario.envs
+    }
+    return ResolvedRun(
+        scenario=scenario,
+        plan=build_plan(scenario, target, keys, flows),
+        limits=StreamLimits(limit_s=scenario.limit_s, stall_timeout_s=scenario.stall_timeout_s),
+        transport=TransportOptions(
+            connect_timeout_s=scenario.connect_timeout_s,
+            response_timeout_s=scenario.limit_s + 10.0,
+            verify_tls=scenario.verify_tls,
+            ca_bundle=str(scenario.ca_bundle) if scenario.ca_bundle else None,
+        ),
+        host=redact_url(target.base_url),
+        simulator_like=simulator_like,
+    )
+
+
+def _key_for(scenario: Scenario, env: Env, *, simulator_like: bool) -> ApiKey | None:
+    key = resolve_key(scenario, env)
+    if key is None and simulator_like:
+        return ApiKey(SIMULATOR_DEMO_KEY)
+    if key is None:
+        raise ConfigError(
+            f"no API key for env {env}: export {scenario.api_key_env or 'FLOW_API_KEY'}=<key> "
+            "or set api_key_env / api_key_file in the scenario"
+        )
+    return key
+
+
+@dataclass
+class RunSession:
+    """The recording side of one test in one process."""
+
+    recorder: Recorder = field(default_factory=Recorder)
+    writer: StreamsWriter | None = None
+    worker: str = "local"
+    started: dt.datetime = field(default_factory=lambda: dt.datetime.now(dt.UTC))
+    cancelled: Counter[tuple[str, str]] = field(default_factory=Counter)
+    pending_records: list[dict[str, Any]] = field(default_factory=list)
+    keep_pending: bool = False  # a worker keeps records to ship to the master
+
+    def record(self, result: StreamResult) -> dict[str, Any]:
+        """Count one finished stream in the stats and the raw records; return its record."""
+        self.recorder.record(result)
+        record = result.to_record(self.worker)
+        if self.writer is not None:
+            self.writer.write(record)
+        if self.keep_pending:
+            self.pending_records.append(record)
+        return record
+
+    def cancel(self, env: str, flow: str) -> None:
+        """Count a stream that was still running when the test stopped (no measurement)."""
+        self.cancelled[(env, flow)] += 1
+
+    def open_records(self, directory: Path, name: str = "streams.jsonl") -> None:
+        """Start appending raw records to ``directory/name``."""
+        self.writer = StreamsWriter(directory / name)
+
+    def close(self) -> None:
+        """Close the records file."""
+        if self.writer is not None:
+            self.writer.close()

@@ -1,0 +1,12 @@
+"""Load-test Flow "Run streaming" endpoints: ``locust -f locustfiles/flow_stream.py``.
+
+With no --host and no [target] in --flow-config, the bundled simulator starts on loopback.
+Options: --flow-config, --flow-env, --report-dir, --api-key-mode, --stall-timeout, --limit,
+--insecure (see ``locust -f locustfiles/flow_stream.py --help``).
+"""
+
+from harness.locust_glue import FlowStreamUser, install
+
+install()
+
+__all__ = ["FlowStreamUser"]
