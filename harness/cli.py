@@ -1,0 +1,60 @@
+"""``flowload``: the command-line entry point (subcommands dispatch to their modules)."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Callable, Sequence
+
+import harness
+
+_USAGE = """\
+flowload COMMAND [ARGS]
+
+commands:
+  simulate    serve the bundled Flow simulator (flowload simulate --help)
+  version     print the flowload version
+
+The load test itself runs under Locust:
+  locust -f locustfiles/flow_stream.py --headless -u 10 -r 10 -t 30s
+"""
+
+
+def _simulate(argv: Sequence[str]) -> int:
+    from harness.simulator.cli import main as simulate_main  # noqa: PLC0415
+
+    return simulate_main(argv)
+
+
+def _version(_argv: Sequence[str]) -> int:
+    sys.stdout.write(f"flowload {harness.__version__}\n")
+    return 0
+
+
+COMMANDS: dict[str, Callable[[Sequence[str]], int]] = {
+    "simulate": _simulate,
+    "version": _version,
+}
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run ``flowload COMMAND ...``; return the exit code."""
+    args = list(sys.argv[1:] if argv is None else argv)
+    parser = argparse.ArgumentParser(prog="flowload", usage=_USAGE, add_help=False)
+    parser.add_argument("command", nargs="?")
+    parser.add_argument("-h", "--help", action="store_true")
+    known, rest = parser.parse_known_args(args[:1])
+    if known.help or not known.command:
+        sys.stdout.write(_USAGE)
+        return 0 if known.help else 2
+    handler = COMMANDS.get(known.command)
+    if handler is None:
+        sys.stderr.write(
+            f"flowload: unknown command {known.command!r}; valid: {', '.join(COMMANDS)}\n"
+        )
+        return 2
+    return handler(rest + args[1:])
+
+
+if __name__ == "__main__":
+    sys.exit(main())
