@@ -29,6 +29,7 @@ from harness.records import StreamsWriter
 from harness.result import StreamResult
 from harness.secrets import ApiKey
 from harness.stats import Recorder
+from harness.steps import StepTracker
 from harness.transport import TransportOptions
 
 # The embedded simulator accepts any non-empty key; this one is sent when the user set none.
@@ -130,10 +131,14 @@ class RunSession:
     cancelled: Counter[tuple[str, str]] = field(default_factory=Counter)
     pending_records: list[dict[str, Any]] = field(default_factory=list)
     keep_pending: bool = False  # a worker keeps records to ship to the master
+    in_flight: int = 0  # streams started and not yet recorded or cancelled
+    steps: StepTracker | None = None  # capacity runs: per-step statistics
 
     def record(self, result: StreamResult) -> dict[str, Any]:
         """Count one finished stream in the stats and the raw records; return its record."""
         self.recorder.record(result)
+        if self.steps is not None:
+            self.steps.record(result)
         record = result.to_record(self.worker)
         if self.writer is not None:
             self.writer.write(record)

@@ -34,6 +34,7 @@ def make_report_to_master_listener(environment: Any) -> Any:
             "cpu_pct": health.cpu_pct,
             "lag_ms": health.lag_ms,
             "running": state.test_running,
+            "steps": session.steps.take_delta() if session.steps is not None else None,
         }
 
     return on_report_to_master
@@ -65,6 +66,8 @@ def make_worker_report_listener(environment: Any) -> Any:
         records = part.get("records") or []
         if session.writer is not None and records:
             session.writer.write_many(records)
+        if session.steps is not None and part.get("steps"):
+            session.steps.merge_delta(part["steps"])
         for env, flow, count in part.get("cancelled", []):
             session.cancelled[(str(env), str(flow))] += int(count)
 

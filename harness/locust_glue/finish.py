@@ -61,17 +61,22 @@ def finalize(state: GlueState, environment: Any, *, interrupted: bool = False) -
         workers=len(state.workers) if state.role == MASTER else 1,
         locust_version=locust.__version__,
         harness_version=harness.__version__,
+        mode="arrival"
+        if state.plan is not None and state.plan.mode.value == "arrival"
+        else "closed",
         limit_s=state.scenario.limit_s,
         generator=generator,
         generator_saturated=saturated,
         interrupted=interrupted,
         degraded=bool(lost),
         lost_workers=lost,
-        cancelled_streams=sum(session.cancelled.values()),
+        # Streams still in flight (an interrupted run finishes before its users are stopped).
+        cancelled_streams=sum(session.cancelled.values()) + session.in_flight,
         embedded_simulator=state.simulator is not None,
         scenario=str(state.options.flow_config) if state.options.flow_config else None,
     )
-    summary = build_summary(run, session.recorder)
+    steps = session.steps.summary_steps() if session.steps is not None else None
+    summary = build_summary(run, session.recorder, steps=steps)
     session.close()
     if state.report_dir is not None:
         write_summary(state.report_dir / SUMMARY_FILE, summary)

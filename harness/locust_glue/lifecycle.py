@@ -9,15 +9,16 @@ from typing import Any
 from locust.runners import MasterRunner, WorkerRunner
 
 from harness.config import Scenario, apply_overrides, default_scenario, load_scenario, resolve_key
-from harness.errors import FlowloadError
+from harness.errors import ConfigError, FlowloadError
 from harness.exitcodes import EXIT_COULD_NOT_RUN
-from harness.flow_api import Env
+from harness.loadplan import LoadPlan, parse_load_plan
 from harness.locust_glue.finish import finalize
 from harness.locust_glue.options import GlueOptions, read_options
 from harness.locust_glue.simulator import start_embedded_simulator
 from harness.locust_glue.state import LOCAL, MASTER, WORKER, GlueState, attach, state_of
 from harness.rundir import STREAMS_FILE, default_report_dir, prepare_report_dir
 from harness.session import RunSession, needs_embedded_simulator, resolve_run
+from harness.steps import StepTracker
 
 logger = logging.getLogger("flowload")
 
@@ -57,12 +58,16 @@ def on_init(environment: Any, **_kw: Any) -> None:
     except FlowloadError as exc:
         raise _could_not_run(str(exc)) from None
     state = GlueState(role=role, options=options, scenario=scenario)
+    try:  # the load shape asks for the plan before the test starts
+        state.plan = _capacity_plan(state, environment)
+    except FlowloadError as exc:
+        raise _could_not_run(str(exc)) from None
     attach(environment, state)
     if not scenario.verify_tls:
         logger.warning("flowload: --insecure: TLS certificates are NOT verified")
     if role != WORKER and needs_embedded_simulator(scenario, environment.host):
         try:
-            key = resolve_key(scenario, next(iter(Env)))
+            key = resolve_key(scenario, scenario.envs[0].env)
             state.simulator = start_embedded_simulator(scenario, key)
         except FlowloadError as exc:
             raise _could_not_run(str(exc)) from None
@@ -94,6 +99,10 @@ def _start_test(state: GlueState, environment: Any) -> None:
     state.options = read_options(environment.parsed_options)
     state.scenario = load_run_scenario(state.options)
     session = RunSession(worker=_worker_name(state, environment), keep_pending=state.role == WORKER)
+    state.plan = _capacity_plan(state, environment)
+    if state.plan is not None:
+        session.steps = StepTracker(state.plan, session.started.timestamp())
+        state.processes = _share_processes(state, environment)
     if state.role != MASTER:
         state.resolved = resolve_run(state.scenario, environment.host)
         state.health.take()
@@ -107,10 +116,38 @@ def _start_test(state: GlueState, environment: Any) -> None:
         view.running = True
     state.session = session
     state.started_perf = time.perf_counter()
+    state.started_wall = session.started.timestamp()
     state.stopped_perf = None
     state.test_running = True
     state.finalized = False
     state.max_users = 0
+
+
+def _capacity_plan(state: GlueState, environment: Any) -> LoadPlan | None:
+    """The load plan when the locustfile's users are capacity users, else None."""
+    modes = {getattr(u, "capacity_mode", None) for u in environment.user_classes or []}
+    modes.discard(None)
+    if not modes:
+        return None
+    if len(modes) > 1:
+        raise ConfigError("a capacity locustfile must use one capacity user class")
+    plan = parse_load_plan(state.scenario.capacity, quick=state.options.capacity_quick)
+    if plan.mode is not modes.pop():
+        raise ConfigError(
+            f"[capacity] mode = {plan.mode.value!r} does not match this locustfile's user class; "
+            "use locustfiles/capacity_stepped.py for stepped and capacity_arrival.py for arrival"
+        )
+    return plan
+
+
+def _share_processes(state: GlueState, environment: Any) -> int:
+    """How many processes share the arrival rate; the master tells its workers."""
+    if state.role == MASTER:
+        count = max(1, int(getattr(environment.runner, "worker_count", 1)))
+        # Custom options travel to the workers with the spawn message that follows.
+        environment.parsed_options.flow_processes = str(count)
+        return count
+    return state.options.processes or 1
 
 
 def _worker_name(state: GlueState, environment: Any) -> str:

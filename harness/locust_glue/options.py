@@ -7,6 +7,7 @@ on each web UI page load, so :func:`add_options` only adds arguments and has no 
 
 from __future__ import annotations
 
+import argparse
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -25,6 +26,8 @@ class GlueOptions:
     stall_timeout_s: float | None
     limit_s: float | None
     insecure: bool
+    capacity_quick: bool = False
+    processes: int | None = None
 
 
 def add_options(parser: Any) -> None:
@@ -76,6 +79,20 @@ def add_options(parser: Any) -> None:
         help="do not verify TLS certificates (prints a warning)",
         include_in_web_ui=False,
     )
+    parser.add_argument(
+        "--capacity-quick",
+        env_var="LOCUST_CAPACITY_QUICK",
+        action="store_true",
+        default=False,
+        help="capacity locustfiles: run the short plan (3-5 steps, 2.5 minutes)",
+        include_in_web_ui=False,
+    )
+    parser.add_argument(
+        "--flow-processes",
+        default=None,
+        help=argparse.SUPPRESS,  # set by the master for its workers: arrival-rate share
+        include_in_web_ui=False,
+    )
 
 
 def _seconds(name: str, value: Any) -> float | None:
@@ -103,4 +120,6 @@ def read_options(parsed: Any) -> GlueOptions:
         stall_timeout_s=_seconds("--stall-timeout", get("stall_timeout")),
         limit_s=_seconds("--limit", get("limit")),
         insecure=bool(get("insecure")),
+        capacity_quick=bool(get("capacity_quick")),
+        processes=int(get("flow_processes")) if get("flow_processes") else None,
     )

@@ -13,6 +13,7 @@ from harness.health import HealthMonitor, HealthSamples
 
 if TYPE_CHECKING:
     from harness.config import Scenario
+    from harness.loadplan import LoadPlan
     from harness.locust_glue.options import GlueOptions
     from harness.session import ResolvedRun, RunSession
     from harness.simulator import SimulatorProcess
@@ -44,6 +45,9 @@ class GlueState:
     workers: dict[str, WorkerView] = field(default_factory=dict)
     cancelled_delta: Counter[tuple[str, str]] = field(default_factory=Counter)
     started_perf: float = 0.0
+    started_wall: float = 0.0  # epoch seconds of the test start (a timestamp)
+    plan: LoadPlan | None = None  # capacity runs only
+    processes: int = 1  # load-generating processes sharing an arrival rate
     stopped_perf: float | None = None
     test_running: bool = False
     finalized: bool = True

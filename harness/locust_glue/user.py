@@ -50,6 +50,10 @@ class FlowStreamUser(User):
     @task
     def stream(self) -> None:
         """Run one stream and record it."""
+        self.run_stream()
+
+    def run_stream(self, intended_start: float | None = None) -> None:
+        """Run one stream (timed from ``intended_start`` in open-loop mode) and record it."""
         state = state_of(self.environment)
         if state is None or state.resolved is None or state.session is None:
             raise RuntimeError("flowload is not set up: was harness.locust_glue.install() called?")
@@ -57,6 +61,8 @@ class FlowStreamUser(User):
             self._client = HttpClient(state.resolved.transport)
         target = state.resolved.plan.pick(self._rng)
         env, flow = target.env.value, target.flow.name
+        session = state.session
+        session.in_flight += 1
         try:
             result = measure_stream(
                 self._client,
@@ -65,14 +71,17 @@ class FlowStreamUser(User):
                 flow=flow,
                 limits=state.resolved.limits,
                 reader=target.new_reader(),
+                intended_start=intended_start,
             )
         except GreenletExit:
             # The test stopped mid-stream: counted as cancelled, never as a measurement.
-            state.session.cancel(env, flow)
+            session.cancel(env, flow)
             if state.role == "worker":
                 state.cancelled_delta[(env, flow)] += 1
             raise
-        state.session.record(result)
+        finally:
+            session.in_flight -= 1
+        session.record(result)
         self._fire_locust_events(target.label, result)
 
     def _fire_locust_events(self, name: str, result: StreamResult) -> None:
