@@ -8,10 +8,12 @@ what it recorded to the master) and the master (which merges and writes the repo
 from __future__ import annotations
 
 import datetime as dt
+import ipaddress
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from harness.config import FlowConfig, Scenario, apply_overrides, resolve_key
 from harness.config.target import is_endpoint
@@ -48,6 +50,16 @@ class ResolvedRun:
     simulator_like: bool
 
 
+def _is_loopback(url: str) -> bool:
+    host = (urlsplit(url).hostname or "").lower()
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
 def needs_embedded_simulator(scenario: Scenario, host: str | None) -> bool:
     """True when neither ``--host`` nor the scenario names a server."""
     return not host and scenario.target is None
@@ -65,12 +77,19 @@ def _simulator_flows(scenario: Scenario) -> tuple[FlowConfig, ...]:
 def resolve_run(scenario: Scenario, host: str | None) -> ResolvedRun:
     """Turn a scenario and the run's host into a plan (raises ConfigError with the fix).
 
-    A host given without tenant/workspace (and not a pasted endpoint) is taken to be a
-    simulator (the embedded one, or one started with ``flowload simulate``): the simulator's
-    tenant/workspace are used, and its flows when the scenario lists none.
+    A loopback host given without tenant/workspace (and not a pasted endpoint) is taken to be
+    a simulator (the embedded one, or one started with ``flowload simulate``): the simulator's
+    tenant/workspace are used, and its flows when the scenario lists none. Any other host needs
+    tenant and workspace (or a pasted endpoint): never guess them for a real server.
     """
     simulator_like = False
-    if host and not is_endpoint(host) and scenario.tenant is None and scenario.target is None:
+    if (
+        host
+        and _is_loopback(host)
+        and not is_endpoint(host)
+        and scenario.tenant is None
+        and scenario.target is None
+    ):
         simulator_like = True
         target = FlowTarget(host, SIMULATOR_TENANT, SIMULATOR_WORKSPACE)
     else:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -98,6 +99,8 @@ def write_summary(path: Path, summary: dict[str, Any]) -> None:
         tmp.write_bytes(orjson.dumps(summary, option=orjson.OPT_INDENT_2))
         tmp.replace(path)
     except OSError as exc:
+        with contextlib.suppress(OSError):  # leave no half-written temp file behind
+            tmp.unlink(missing_ok=True)
         raise SummaryError(f"cannot write {path}: {exc.strerror}") from exc
 
 

@@ -1,7 +1,8 @@
 """flowload's command-line options, added to Locust's parser.
 
-Each is settable as ``--flow-...``, as an env var ``LOCUST_FLOW_...`` and in ``locust.conf`` /
-``pyproject.toml [tool.locust]`` (Locust's config mechanism). Locust fires the parser event again
+Each is settable on the command line (``--flow-config``), as an env var (``LOCUST_FLOW_CONFIG``:
+``LOCUST_`` + the option's name in capitals) and in ``locust.conf`` / ``pyproject.toml
+[tool.locust]`` (Locust's config mechanism). Locust fires the parser event again
 on each web UI page load, so :func:`add_options` only adds arguments and has no side effect.
 """
 
@@ -114,7 +115,7 @@ def read_options(parsed: Any) -> GlueOptions:
     config, report_dir = get("flow_config"), get("report_dir")
     return GlueOptions(
         flow_config=Path(config) if config else None,
-        flow_env=[e for e in str(envs).split(",") if e.strip()] if envs else None,
+        flow_env=[e.strip() for e in str(envs).split(",") if e.strip()] if envs else None,
         report_dir=Path(report_dir) if report_dir else None,
         api_key_mode=get("api_key_mode") or None,
         stall_timeout_s=_seconds("--stall-timeout", get("stall_timeout")),

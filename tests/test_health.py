@@ -1,0 +1,152 @@
+"""Tests of harness.health: saturation thresholds, and a live monitor on the gevent loop."""
+
+from __future__ import annotations
+
+import time
+
+import gevent
+import gevent.monkey
+import pytest
+
+from harness.health import (
+    CPU_SATURATED_PCT,
+    LAG_SATURATED_MS,
+    HealthMonitor,
+    HealthSamples,
+    merge_samples,
+)
+
+# Locust (imported by another test module) monkey-patches time.sleep into a gevent sleep; the
+# original blocks the whole loop, which is what these tests need.
+blocking_sleep = gevent.monkey.get_original("time", "sleep")
+
+
+def test_thresholds_are_the_documented_ones() -> None:
+    assert CPU_SATURATED_PCT == 90.0
+    assert LAG_SATURATED_MS == 10.0
+
+
+def test_idle_samples_are_not_saturated() -> None:
+    summary = HealthSamples(cpu_pct=[20.0, 30.0, 40.0], lag_ms=[0.1] * 50 + [3.0]).summary()
+    assert summary["samples"] == 3
+    assert summary["cpu_pct_p50"] == 30.0
+    assert summary["cpu_pct_max"] == 40.0
+    assert summary["loop_lag_ms_p50"] == 0.1
+    assert summary["loop_lag_ms_max"] == 3.0
+    assert summary["saturated"] is False
+
+
+@pytest.mark.parametrize(
+    ("cpu", "saturated"),
+    [
+        ([50.0] * 9 + [95.0], False),  # p90 of 10 samples is the 9th smallest
+        ([50.0] * 8 + [95.0] * 2, True),
+        ([90.0] * 10, False),  # exactly at the threshold is not above it
+        ([90.1] * 10, True),
+    ],
+)
+def test_cpu_p90_above_90_is_saturated(cpu: list[float], saturated: bool) -> None:
+    assert HealthSamples(cpu_pct=cpu, lag_ms=[0.0]).summary()["saturated"] is saturated
+
+
+@pytest.mark.parametrize(
+    ("lag", "saturated"),
+    [
+        ([1.0] * 99 + [50.0], False),  # one outlier in 100: p99 is still 1 ms
+        ([1.0] * 98 + [50.0] * 2, True),
+        ([10.0] * 100, False),
+        ([10.001] * 100, True),
+    ],
+)
+def test_lag_p99_above_10ms_is_saturated(lag: list[float], saturated: bool) -> None:
+    summary = HealthSamples(cpu_pct=[5.0], lag_ms=lag).summary()
+    assert summary["saturated"] is saturated
+    assert summary["loop_lag_ms_max"] == max(lag)
+
+
+def test_empty_samples_summarise_to_zeros() -> None:
+    summary = HealthSamples().summary()
+    assert summary["samples"] == 0
+    assert summary["cpu_pct_max"] == 0.0
+    assert summary["loop_lag_ms_p99"] == 0.0
+    assert summary["saturated"] is False
+
+
+def test_merge_samples_pools_every_batch() -> None:
+    parts = [HealthSamples([10.0], [1.0, 2.0]), HealthSamples([95.0, 96.0], [30.0])]
+    merged = merge_samples(parts)
+    assert merged.cpu_pct == [10.0, 95.0, 96.0]
+    assert merged.lag_ms == [1.0, 2.0, 30.0]
+    assert merge_samples([]) == HealthSamples()
+
+
+def run_monitor(monitor: HealthMonitor, seconds: float) -> None:
+    monitor.start()
+    monitor.start()  # idempotent: still one sampling greenlet
+    gevent.sleep(seconds)
+    monitor.stop()
+
+
+def test_monitor_collects_samples_on_an_idle_loop() -> None:
+    monitor = HealthMonitor(interval_s=0.1, lag_probe_s=0.02)
+    run_monitor(monitor, 0.5)
+    samples = monitor.samples
+    # ~5 intervals in 0.5 s; a busy shared machine may delay the last ones.
+    assert 3 <= len(samples.cpu_pct) <= 6
+    assert len(samples.lag_ms) >= 3 * 5  # five 20 ms probes per interval
+    assert all(lag >= 0.0 for lag in samples.lag_ms)
+    # An idle loop mostly wakes on time (a loose bound: other processes share the CPUs).
+    assert sorted(samples.lag_ms)[len(samples.lag_ms) // 2] < 10.0
+    assert all(cpu >= 0.0 for cpu in samples.cpu_pct)
+    # Sleeping costs next to no CPU, however busy the neighbours are.
+    assert sorted(samples.cpu_pct)[len(samples.cpu_pct) // 2] < 20.0
+    taken = monitor.take()
+    assert taken is samples
+    assert monitor.samples == HealthSamples()
+    count = len(taken.lag_ms)
+    gevent.sleep(0.15)
+    assert len(taken.lag_ms) == count  # stopped: no more samples
+
+
+def test_blocked_loop_shows_as_lag() -> None:
+    monitor = HealthMonitor(interval_s=0.1, lag_probe_s=0.005)
+
+    def hog() -> None:
+        for _ in range(6):
+            blocking_sleep(0.05)  # blocks the whole loop, as CPU-bound code in a user would
+            gevent.sleep(0.03)
+
+    monitor.start()
+    gevent.sleep(0.02)
+    hogger = gevent.spawn(hog)
+    gevent.sleep(0.5)
+    hogger.join(timeout=5)
+    monitor.stop()
+    summary = monitor.samples.summary()
+    # A probe sleeping at most 5 ms when a 50 ms block starts wakes >= 45 ms late.
+    assert summary["loop_lag_ms_max"] >= 40.0
+    assert sum(lag >= 40.0 for lag in monitor.samples.lag_ms) >= 3
+    assert summary["saturated"] is True
+
+
+def test_busy_loop_shows_as_cpu_matching_the_process_clock() -> None:
+    monitor = HealthMonitor(interval_s=0.1, lag_probe_s=0.01)
+
+    def spin(seconds: float) -> None:
+        end = time.perf_counter() + seconds
+        while time.perf_counter() < end:
+            sum(range(2000))  # burn CPU in ~0.1 ms bites, yielding in between
+            gevent.sleep(0)
+
+    wall, cpu = time.perf_counter(), time.process_time()
+    monitor.start()
+    spinner = gevent.spawn(spin, 0.45)
+    spinner.join(timeout=5)
+    monitor.stop()
+    # The oracle: this process's CPU share over the same time, from the same clocks.
+    share = 100.0 * (time.process_time() - cpu) / (time.perf_counter() - wall)
+    samples = monitor.samples.cpu_pct
+    assert len(samples) >= 3
+    # Alone the spin shows ~100 %; other processes on the 2 shared CPUs take some of it.
+    assert share > 5.0
+    assert sum(samples) / len(samples) == pytest.approx(share, abs=15.0)
