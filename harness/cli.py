@@ -13,6 +13,8 @@ flowload COMMAND [ARGS]
 
 commands:
   simulate    serve the bundled Flow simulator (flowload simulate --help)
+  report      (re)build report.html, summary.md, stats.csv of a run: report DIR [--out DIR]
+  compare     compare two runs: compare BASE NEW [--out DIR]
   version     print the flowload version
 
 The load test itself runs under Locust:
@@ -26,6 +28,18 @@ def _simulate(argv: Sequence[str]) -> int:
     return simulate_main(argv)
 
 
+def _report(argv: Sequence[str]) -> int:
+    from harness.report.cli import report_main  # noqa: PLC0415
+
+    return report_main(argv)
+
+
+def _compare(argv: Sequence[str]) -> int:
+    from harness.report.cli import compare_main  # noqa: PLC0415
+
+    return compare_main(argv)
+
+
 def _version(_argv: Sequence[str]) -> int:
     sys.stdout.write(f"flowload {harness.__version__}\n")
     return 0
@@ -33,6 +47,8 @@ def _version(_argv: Sequence[str]) -> int:
 
 COMMANDS: dict[str, Callable[[Sequence[str]], int]] = {
     "simulate": _simulate,
+    "report": _report,
+    "compare": _compare,
     "version": _version,
 }
 

@@ -13,6 +13,7 @@ import locust
 
 import harness
 from harness.console import format_summary_table
+from harness.errors import FlowloadError
 from harness.health import merge_samples
 from harness.locust_glue.state import LOCAL, MASTER, GlueState
 from harness.rundir import SUMMARY_FILE
@@ -80,7 +81,25 @@ def finalize(state: GlueState, environment: Any, *, interrupted: bool = False) -
     session.close()
     if state.report_dir is not None:
         write_summary(state.report_dir / SUMMARY_FILE, summary)
+        _write_reports(state)
     _print_end_of_run(state, summary)
+
+
+def _write_reports(state: GlueState) -> None:
+    """report.html, summary.md, stats.csv; a failure here never touches the raw records."""
+    if state.report_dir is None:
+        return
+    try:
+        from harness.report import write_reports  # noqa: PLC0415 - matplotlib loads only here
+
+        write_reports(state.report_dir)
+    except FlowloadError as exc:
+        logger.warning(
+            "flowload: the HTML/Markdown report could not be written (%s); summary.json and "
+            "streams.jsonl are intact: rebuild with 'flowload report %s'",
+            exc,
+            state.report_dir,
+        )
 
 
 def _display_host(environment: Any) -> str:

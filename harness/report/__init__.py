@@ -1,0 +1,75 @@
+"""Reports of a run directory: ``report.html``, ``summary.md``, ``stats.csv``, and comparisons.
+
+Everything is rebuilt from ``summary.json`` and ``streams.jsonl``, so a report can be regenerated
+at any time (``flowload report DIR``) and two runs compared (``flowload compare BASE NEW``).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from harness.report.load import ReportError, RunData, load_run
+
+REPORT_HTML = "report.html"
+SUMMARY_MD = "summary.md"
+STATS_CSV = "stats.csv"
+COMPARISON_HTML = "comparison.html"
+COMPARISON_MD = "comparison.md"
+
+__all__ = [
+    "COMPARISON_HTML",
+    "COMPARISON_MD",
+    "REPORT_HTML",
+    "STATS_CSV",
+    "SUMMARY_MD",
+    "ReportError",
+    "RunData",
+    "load_run",
+    "write_comparison",
+    "write_reports",
+]
+
+
+def _write(path: Path, text: str) -> Path:
+    """Write atomically (temp file + rename): a reader never sees half a report."""
+    tmp = path.with_name(path.name + ".tmp")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp.write_text(text, encoding="utf-8")
+        tmp.replace(path)
+    except OSError as exc:
+        raise ReportError(f"cannot write {path}: {exc.strerror}") from exc
+    return path
+
+
+def write_reports(report_dir: Path, out_dir: Path | None = None) -> list[Path]:
+    """Write report.html, summary.md and stats.csv for the run in ``report_dir``.
+
+    They go to ``out_dir`` (default: ``report_dir`` itself). Returns the paths written.
+    """
+    # Imported here so reading a summary does not pay for matplotlib.
+    from harness.report.csv_out import render_csv  # noqa: PLC0415
+    from harness.report.html import render_report  # noqa: PLC0415
+    from harness.report.markdown import render_markdown  # noqa: PLC0415
+
+    run = load_run(report_dir)
+    target = out_dir or report_dir
+    return [
+        _write(target / REPORT_HTML, render_report(run)),
+        _write(target / SUMMARY_MD, render_markdown(run)),
+        _write(target / STATS_CSV, render_csv(run)),
+    ]
+
+
+def write_comparison(base_dir: Path, new_dir: Path, out_dir: Path) -> list[Path]:
+    """Compare two runs; write comparison.html and comparison.md to ``out_dir``."""
+    from harness.report.compare import compare_runs  # noqa: PLC0415
+    from harness.report.compare_html import render_comparison_html  # noqa: PLC0415
+    from harness.report.compare_md import render_comparison_md  # noqa: PLC0415
+
+    base, new = load_run(base_dir), load_run(new_dir)
+    result = compare_runs(base, new)
+    return [
+        _write(out_dir / COMPARISON_HTML, render_comparison_html(result)),
+        _write(out_dir / COMPARISON_MD, render_comparison_md(result)),
+    ]

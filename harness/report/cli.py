@@ -1,0 +1,120 @@
+"""``flowload report DIR`` and ``flowload compare BASE NEW``: the reports' command line.
+
+Expected problems (missing directory, no summary.json, bad JSON, unknown schema) print one line
+on stderr and exit 2; nothing here prints a traceback for them.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import NoReturn
+
+from harness.errors import FlowloadError
+
+USAGE_ERROR = 2
+
+_REPORT_HELP = """\
+Write report.html (plots, self-contained), summary.md (for CI summaries and PR comments) and
+stats.csv (one row per env and flow) from a run's summary.json and streams.jsonl.
+"""
+_REPORT_EPILOG = """\
+examples:
+  flowload report reports/20261125-031633-a1b2c3
+  flowload report reports/20261125-031633-a1b2c3 --out /tmp/share
+"""
+_COMPARE_HELP = """\
+Compare two runs per env and per flow: the change of TTFI, TTFB, duration and per-stream ITL
+percentiles, and whether each change is significant (Mann-Whitney U test and bootstrap intervals
+on the per-stream records). Writes comparison.html and comparison.md.
+"""
+_COMPARE_EPILOG = """\
+examples:
+  flowload compare reports/before reports/after
+  flowload compare reports/before reports/after --out reports/after/vs-before
+"""
+
+
+class _UsageError(Exception):
+    """argparse found a bad command line (reported as one line, exit 2)."""
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> NoReturn:
+        raise _UsageError(f"{self.prog}: {message} (see {self.prog} --help)")
+
+
+def _report_parser() -> argparse.ArgumentParser:
+    parser = _Parser(
+        prog="flowload report",
+        description=_REPORT_HELP,
+        epilog=_REPORT_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("dir", type=Path, help="a run's report directory (has summary.json)")
+    parser.add_argument(
+        "--out", type=Path, default=None, help="write the reports here (default: DIR itself)"
+    )
+    return parser
+
+
+def _compare_parser() -> argparse.ArgumentParser:
+    parser = _Parser(
+        prog="flowload compare",
+        description=_COMPARE_HELP,
+        epilog=_COMPARE_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("base", type=Path, help="report directory of the reference run")
+    parser.add_argument("new", type=Path, help="report directory of the run to judge")
+    parser.add_argument(
+        "--out", type=Path, default=None, help="write the comparison here (default: NEW)"
+    )
+    return parser
+
+
+def _parse(parser: argparse.ArgumentParser, argv: Sequence[str]) -> argparse.Namespace | int:
+    try:
+        return parser.parse_args(list(argv))
+    except _UsageError as exc:
+        sys.stderr.write(f"{exc}\n")
+        return USAGE_ERROR
+    except SystemExit as exc:  # --help: argparse printed it and wants to exit
+        return int(exc.code or 0)
+
+
+def _done(prog: str, paths: list[Path]) -> int:
+    sys.stdout.write("".join(f"{prog}: wrote {path}\n" for path in paths))
+    return 0
+
+
+def report_main(argv: Sequence[str]) -> int:
+    """``flowload report DIR [--out DIR]``; return the exit code (0 ok, 2 bad input)."""
+    parsed = _parse(_report_parser(), argv)
+    if isinstance(parsed, int):
+        return parsed
+    from harness.report import write_reports  # noqa: PLC0415 - keeps --help fast
+
+    try:
+        paths = write_reports(parsed.dir, parsed.out)
+    except FlowloadError as exc:
+        sys.stderr.write(f"flowload report: {exc}\n")
+        return USAGE_ERROR
+    return _done("flowload report", paths)
+
+
+def compare_main(argv: Sequence[str]) -> int:
+    """``flowload compare BASE NEW [--out DIR]``; return the exit code (0 ok, 2 bad input)."""
+    parsed = _parse(_compare_parser(), argv)
+    if isinstance(parsed, int):
+        return parsed
+    from harness.report import write_comparison  # noqa: PLC0415 - keeps --help fast
+
+    try:
+        paths = write_comparison(parsed.base, parsed.new, parsed.out or parsed.new)
+    except FlowloadError as exc:
+        sys.stderr.write(f"flowload compare: {exc}\n")
+        return USAGE_ERROR
+    return _done("flowload compare", paths)

@@ -1,0 +1,69 @@
+"""harness.report.plots: every plot is drawn from real data, small, and honest about gaps."""
+
+from __future__ import annotations
+
+import re
+import shutil
+from pathlib import Path
+
+from hypothesis import given
+from hypothesis import strategies as st
+
+from harness.report.load import load_run
+from harness.report.plots import CDF_POINTS, PLOT_KEYS, build_plots, cdf_points, env_colours
+from tests.test_report_fixtures import FIXTURES, synthetic_records, write_run
+
+
+def test_fixture_run_has_every_plot() -> None:
+    plots = build_plots(load_run(FIXTURES / "v1"))
+    assert [p.key for p in plots] == list(PLOT_KEYS)
+    for plot in plots:
+        assert plot.svg is not None, plot.key
+        assert plot.svg.startswith("<svg"), plot.key
+        assert "<script" not in plot.svg
+        # No external reference: only the SVG namespaces may name a URL.
+        urls = set(re.findall(r'"(https?://[^"]+)"', plot.svg))
+        assert urls <= {"http://www.w3.org/2000/svg", "http://www.w3.org/1999/xlink"}
+
+
+def test_plots_show_the_runs_envs_and_limit() -> None:
+    plots = {p.key: p.svg or "" for p in build_plots(load_run(FIXTURES / "v1"))}
+    for env in ("Development", "Production", "Test"):
+        assert env in plots["ttfi"]
+        assert env in plots["itl"]
+    assert "limit 300 s" in plots["limit"]
+    assert "headroom" in plots["limit"]
+    assert "ok" in plots["outcomes"]
+
+
+def test_without_records_the_record_plots_are_missing_not_invented(tmp_path: Path) -> None:
+    shutil.copy(FIXTURES / "v1" / "summary.json", tmp_path / "summary.json")
+    plots = {p.key: p for p in build_plots(load_run(tmp_path))}
+    assert plots["itl"].svg is not None  # from the summary
+    for key in ("ttfi", "duration", "limit", "throughput", "active", "ttfi-time", "outcomes"):
+        assert plots[key].svg is None, key
+
+
+def test_plot_size_stays_bounded_for_many_records(tmp_path: Path) -> None:
+    run = load_run(write_run(tmp_path, synthetic_records(8, 10_000, span_s=600.0)))
+    plots = build_plots(run)
+    sizes = {p.key: len(p.svg or "") for p in plots}
+    assert all(sizes.values()), sizes
+    assert max(sizes.values()) < 40_000, sizes
+
+
+@given(st.lists(st.floats(-1e9, 1e9), min_size=1, max_size=2000))
+def test_cdf_points_are_a_thinned_monotone_cdf(values: list[float]) -> None:
+    xs, ys = cdf_points(values)
+    assert len(xs) == len(ys) <= CDF_POINTS
+    assert xs == sorted(xs)
+    assert ys == sorted(ys)
+    assert xs[0] == min(values)
+    assert xs[-1] == max(values)
+    assert ys[-1] == 1.0
+
+
+def test_env_colours_are_stable_and_distinct() -> None:
+    colours = env_colours(["Production", "Test", "Development"])
+    assert colours == env_colours(["Production", "Test", "Development"])
+    assert len(set(colours.values())) == 3
