@@ -42,10 +42,12 @@ class StreamTarget:
         """The request name in Locust's stats: ``flow [Env]`` (never a URL)."""
         return f"{self.flow.name} [{self.env.value}]"
 
-    def new_reader(self) -> ItemReader:
-        """A fresh item reader configured for this flow."""
+    def new_reader(self, content_format: ItemFormat | None = None) -> ItemReader:
+        """A new reader: the flow's format, else the response Content-Type's, else sniffed."""
         return ItemReader(
-            self.flow.format, decode=self.flow.decode, max_item_bytes=self.flow.max_item_bytes
+            self.flow.format or content_format,
+            decode=self.flow.decode,
+            max_item_bytes=self.flow.max_item_bytes,
         )
 
 

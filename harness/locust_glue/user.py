@@ -70,7 +70,7 @@ class FlowStreamUser(User):
                 env=env,
                 flow=flow,
                 limits=state.resolved.limits,
-                reader=target.new_reader(),
+                make_reader=target.new_reader,
                 intended_start=intended_start,
             )
         except GreenletExit:
