@@ -15,6 +15,7 @@ commands:
   simulate    serve the bundled Flow simulator (flowload simulate --help)
   report      (re)build report.html, summary.md, stats.csv of a run: report DIR [--out DIR]
   compare     compare two runs: compare BASE NEW [--out DIR]
+  gate        judge gates on a finished run's summary.json: gate DIR --gate EXPR ...
   version     print the flowload version
 
 The load test itself runs under Locust:
@@ -40,6 +41,12 @@ def _compare(argv: Sequence[str]) -> int:
     return compare_main(argv)
 
 
+def _gate(argv: Sequence[str]) -> int:
+    from harness.gates.cli import gate_main  # noqa: PLC0415
+
+    return gate_main(argv)
+
+
 def _version(_argv: Sequence[str]) -> int:
     sys.stdout.write(f"flowload {harness.__version__}\n")
     return 0
@@ -49,6 +56,7 @@ COMMANDS: dict[str, Callable[[Sequence[str]], int]] = {
     "simulate": _simulate,
     "report": _report,
     "compare": _compare,
+    "gate": _gate,
     "version": _version,
 }
 

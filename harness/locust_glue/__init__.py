@@ -13,6 +13,7 @@ from typing import Any
 from locust import events as default_events
 
 from harness.locust_glue import distributed, lifecycle
+from harness.locust_glue.gating import add_gate_options
 from harness.locust_glue.options import add_options
 from harness.locust_glue.state import state_of
 from harness.locust_glue.user import FlowStreamUser
@@ -39,6 +40,7 @@ def install(events: Any = None) -> None:
         return
     _INSTALLED.add(id(hooks))
     hooks.init_command_line_parser.add_listener(add_options)
+    hooks.init_command_line_parser.add_listener(add_gate_options)
     hooks.init.add_listener(_on_init)
     hooks.test_start.add_listener(lifecycle.on_test_start)
     hooks.spawning_complete.add_listener(lifecycle.on_spawning_complete)

@@ -14,7 +14,9 @@ import locust
 import harness
 from harness.console import format_summary_table
 from harness.errors import FlowloadError
+from harness.exitcodes import EXIT_COULD_NOT_RUN
 from harness.health import merge_samples
+from harness.locust_glue.gating import finish_gates, print_gates
 from harness.locust_glue.state import LOCAL, MASTER, GlueState
 from harness.rundir import SUMMARY_FILE
 from harness.summary import RunInfo, build_summary, write_summary
@@ -79,10 +81,15 @@ def finalize(state: GlueState, environment: Any, *, interrupted: bool = False) -
     steps = session.steps.summary_steps() if session.steps is not None else None
     summary = build_summary(run, session.recorder, steps=steps)
     session.close()
+    # Before summary.json and summary.md: they carry the verdicts (and junit.xml is written).
+    gates = finish_gates(summary, state.gates, state.report_dir)
     if state.report_dir is not None:
         write_summary(state.report_dir / SUMMARY_FILE, summary)
         _write_reports(state)
     _print_end_of_run(state, summary)
+    print_gates(gates)
+    if gates is not None and environment.process_exit_code != EXIT_COULD_NOT_RUN:
+        environment.process_exit_code = gates.exit_code  # the last test's gates decide
 
 
 def _write_reports(state: GlueState) -> None:

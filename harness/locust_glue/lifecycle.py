@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import time
+from dataclasses import replace
 from typing import Any
 
 from locust.runners import MasterRunner, WorkerRunner
@@ -12,7 +13,8 @@ from harness.config import Scenario, apply_overrides, default_scenario, load_sce
 from harness.errors import ConfigError, FlowloadError
 from harness.exitcodes import EXIT_COULD_NOT_RUN
 from harness.loadplan import LoadPlan, parse_load_plan
-from harness.locust_glue.finish import finalize
+from harness.locust_glue.finish import FINAL_REPORT_WAIT_S, finalize
+from harness.locust_glue.gating import GateSettings, gate_settings, start_abort_watch
 from harness.locust_glue.options import GlueOptions, read_options
 from harness.locust_glue.simulator import start_embedded_simulator
 from harness.locust_glue.state import LOCAL, MASTER, WORKER, GlueState, attach, state_of
@@ -34,7 +36,7 @@ def _role(runner: Any) -> str:
 def load_run_scenario(options: GlueOptions) -> Scenario:
     """The scenario file (or the default) with the command-line overrides except --host."""
     scenario = load_scenario(options.flow_config) if options.flow_config else default_scenario()
-    return apply_overrides(
+    scenario = apply_overrides(
         scenario,
         envs=options.flow_env,
         api_key_mode=options.api_key_mode,
@@ -42,6 +44,14 @@ def load_run_scenario(options: GlueOptions) -> Scenario:
         limit_s=options.limit_s,
         insecure=options.insecure or None,
     )
+    if options.ca_bundle is not None:
+        if not options.ca_bundle.is_file():
+            raise ConfigError(
+                f"--ca-bundle: {options.ca_bundle} is not a file; give a PEM file of CA "
+                "certificates (or leave it out to use the system's CAs)"
+            )
+        scenario = replace(scenario, ca_bundle=options.ca_bundle)
+    return scenario
 
 
 def _could_not_run(message: str) -> SystemExit:
@@ -55,9 +65,11 @@ def on_init(environment: Any, **_kw: Any) -> None:
     try:
         options = read_options(environment.parsed_options)
         scenario = load_run_scenario(options)
+        # A malformed gate or unusable baseline stops here, before any load (exit 3).
+        gates = gate_settings(environment.parsed_options, scenario) if role != WORKER else None
     except FlowloadError as exc:
         raise _could_not_run(str(exc)) from None
-    state = GlueState(role=role, options=options, scenario=scenario)
+    state = GlueState(role=role, options=options, scenario=scenario, gates=gates or GateSettings())
     try:  # the load shape asks for the plan before the test starts
         state.plan = _capacity_plan(state, environment)
     except FlowloadError as exc:
@@ -92,6 +104,9 @@ def on_test_start(environment: Any, **_kw: Any) -> None:
         logger.error("flowload: cannot start the test: %s", exc)
         environment.process_exit_code = EXIT_COULD_NOT_RUN
         environment.runner.quit()
+        return
+    if state.role != WORKER:
+        start_abort_watch(environment, state, state.gates)
 
 
 def _start_test(state: GlueState, environment: Any) -> None:
@@ -182,7 +197,7 @@ def on_test_stop(environment: Any, **_kw: Any) -> None:
         import gevent  # noqa: PLC0415
 
         # Workers' final reports arrive after this event on the master: finish in the background.
-        gevent.spawn(finalize, state, environment)
+        state.finalizer = gevent.spawn(finalize, state, environment)
 
 
 def on_quitting(environment: Any, **_kw: Any) -> None:
@@ -190,6 +205,9 @@ def on_quitting(environment: Any, **_kw: Any) -> None:
     state = state_of(environment)
     if state is None:
         return
+    if state.finalizer is not None:  # the master's summary and gate verdicts decide the exit code
+        state.finalizer.join(timeout=FINAL_REPORT_WAIT_S + 10.0)
+        state.finalizer = None
     interrupted = state.test_running
     if state.test_running:
         state.test_running = False

@@ -29,6 +29,7 @@ class GlueOptions:
     insecure: bool
     capacity_quick: bool = False
     processes: int | None = None
+    ca_bundle: Path | None = None
 
 
 def add_options(parser: Any) -> None:
@@ -81,6 +82,13 @@ def add_options(parser: Any) -> None:
         include_in_web_ui=False,
     )
     parser.add_argument(
+        "--ca-bundle",
+        env_var="LOCUST_CA_BUNDLE",
+        default=None,
+        help="PEM file of CA certificates to verify the server with (default: system CAs)",
+        include_in_web_ui=False,
+    )
+    parser.add_argument(
         "--capacity-quick",
         env_var="LOCUST_CAPACITY_QUICK",
         action="store_true",
@@ -112,7 +120,7 @@ def read_options(parsed: Any) -> GlueOptions:
         return getattr(parsed, name, None) if parsed is not None else None
 
     envs = get("flow_env")
-    config, report_dir = get("flow_config"), get("report_dir")
+    config, report_dir, ca_bundle = get("flow_config"), get("report_dir"), get("ca_bundle")
     return GlueOptions(
         flow_config=Path(config) if config else None,
         flow_env=[e.strip() for e in str(envs).split(",") if e.strip()] if envs else None,
@@ -123,4 +131,5 @@ def read_options(parsed: Any) -> GlueOptions:
         insecure=bool(get("insecure")),
         capacity_quick=bool(get("capacity_quick")),
         processes=int(get("flow_processes")) if get("flow_processes") else None,
+        ca_bundle=Path(ca_bundle) if ca_bundle else None,
     )

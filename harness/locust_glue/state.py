@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from harness.gates import GateSettings
 from harness.health import HealthMonitor, HealthSamples
 
 if TYPE_CHECKING:
@@ -53,6 +54,8 @@ class GlueState:
     finalized: bool = True
     max_users: int = 0
     setup_failed: str | None = None
+    gates: GateSettings = field(default_factory=GateSettings)
+    finalizer: Any = None  # the master's background finalize greenlet
 
     def elapsed_s(self) -> float:
         """Seconds the current (or last) test ran."""
