@@ -51,7 +51,7 @@ def test_page_has_header_tables_plots_streams_and_gates() -> None:
     for record in run.records:  # few streams: all of them are among the slowest 10
         assert record.job_id is not None
         assert record.job_id in html
-    assert "1 of 3 gate(s) failed" in html
+    assert "1 failed of 3 gate(s)" in html
     assert re.search(r'<td class="[^"]*FAIL">FAIL</td>', html)
     assert "duration.max 2927 ms &gt;= 2000 ms" in html
     for label in ("TTFB (ms)", "TTFI (ms)", "ITL (ms)", "Duration (ms)"):

@@ -17,7 +17,7 @@ def table_rows(markdown: str) -> list[list[str]]:
 def test_fixture_summary_has_sections_and_verdicts() -> None:
     text = render_markdown(load_run(FIXTURES / "v1"))
     assert text.startswith("## flowload report")
-    assert "### Gates: ❌ 1 of 3 failed" in text
+    assert "### Gates: ❌ 1 failed of 3 gate(s)" in text
     assert "| FAIL | duration.max < 2s | Test | orders-export |" in text
     assert "### Per environment" in text
     assert "### Per flow" in text

@@ -93,3 +93,16 @@ def test_missing_records_are_explained_on_the_page(tmp_path: Path) -> None:
     (tmp_path / "summary.json").write_bytes((FIXTURES / "v1" / "summary.json").read_bytes())
     html = render_report(load_run(tmp_path))
     assert html.count("Not drawn: no per-stream records") == 7
+
+
+def test_inconclusive_gates_are_neither_passed_nor_failed() -> None:
+    from harness.report.tables import gate_status, gates_verdict
+
+    gates = [
+        {"expr": "a", "passed": True, "status": "passed"},
+        {"expr": "b", "passed": False, "status": "inconclusive"},
+        {"expr": "c", "passed": False},  # an older verdict without status
+    ]
+    assert [gate_status(g) for g in gates] == ["PASS", "INCONCLUSIVE", "FAIL"]
+    assert gates_verdict(gates) == ("1 failed and 1 inconclusive of 3 gate(s)", False)
+    assert gates_verdict(gates[:1]) == ("all gates passed", True)

@@ -15,6 +15,7 @@ from harness.report.tables import (
     failed_streams,
     flow_table,
     gate_table,
+    gates_verdict,
     percentile_table,
     run_facts,
     run_warnings,
@@ -41,6 +42,7 @@ th, td { border-bottom: 1px solid var(--line); padding: 3px 8px; text-align: rig
 th { background: #f3f5f7; } td:first-child, th:first-child { text-align: left; }
 td.text { text-align: left; white-space: normal; } .scroll { overflow-x: auto; }
 .PASS { color: var(--good); font-weight: 600; } .FAIL { color: var(--bad); font-weight: 600; }
+.INCONCLUSIVE { color: #b26b00; font-weight: 600; }
 .plots { display: grid; grid-template-columns: repeat(auto-fit, minmax(520px, 1fr)); gap: 16px; }
 figure { margin: 0; border: 1px solid var(--line); border-radius: 6px; padding: 8px; }
 figure svg { width: 100%; height: auto; display: block; }
@@ -57,7 +59,7 @@ TEXT_COLUMNS = {"gate", "message", "error", "flow-job-id", "problems", "env", "f
 
 def verdict_class(cell: str) -> str:
     """The CSS class of a gate verdict cell (``PASS``/``FAIL``), else none."""
-    return cell if cell in ("PASS", "FAIL") else ""
+    return cell if cell in ("PASS", "FAIL", "INCONCLUSIVE") else ""
 
 
 def render_table(table: Table, classify: Callable[[str], str] = verdict_class) -> str:
@@ -121,8 +123,7 @@ def _nav(sections: list[tuple[str, str]]) -> str:
 def _gates(run: RunData) -> str:
     if not run.gates:
         return ""
-    failed = sum(1 for g in run.gates if not g.get("passed"))
-    verdict = f"{failed} of {len(run.gates)} gate(s) failed" if failed else "all gates passed"
+    verdict, _ = gates_verdict(run.gates)
     return (
         f'<section id="gates"><h2>Gates: {escape(verdict)}</h2>'
         f"{render_table(gate_table(run))}</section>"

@@ -10,6 +10,7 @@ from harness.report.tables import (
     failed_streams,
     flow_table,
     gate_table,
+    gates_verdict,
     run_facts,
     run_warnings,
     steps_table,
@@ -49,8 +50,8 @@ def render_markdown(run: RunData) -> str:
     for warning in run_warnings(run):
         lines += [f"> **Warning:** {warning}", ""]
     if run.gates:
-        failed = sum(1 for g in run.gates if not g.get("passed"))
-        verdict = f"❌ {failed} of {len(run.gates)} failed" if failed else "✅ all passed"
+        text, passed = gates_verdict(run.gates)
+        verdict = f"✅ {text}" if passed else f"❌ {text}"
         lines += ["", f"### Gates: {verdict}", "", render_md_table(gate_table(run))]
     lines += ["", "### Per environment", "", render_md_table(env_side_by_side(run))]
     lines += ["", "### Per flow", "", render_md_table(flow_table(run))]

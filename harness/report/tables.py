@@ -131,12 +131,33 @@ def steps_table(run: RunData) -> Table:
     return Table(header, rows)
 
 
+def gate_status(gate: dict[str, Any]) -> str:
+    """``PASS``, ``FAIL`` or ``INCONCLUSIVE`` (older summaries only have ``passed``)."""
+    status = gate.get("status")
+    if status == "inconclusive":
+        return "INCONCLUSIVE"
+    if status is not None:
+        return "PASS" if status == "passed" else "FAIL"
+    return "PASS" if gate.get("passed") else "FAIL"
+
+
+def gates_verdict(gates: list[dict[str, Any]]) -> tuple[str, bool]:
+    """A one-line verdict over all gates, and whether every gate passed."""
+    statuses = [gate_status(g) for g in gates]
+    failed, unsure = statuses.count("FAIL"), statuses.count("INCONCLUSIVE")
+    if not failed and not unsure:
+        return "all gates passed", True
+    parts = [f"{failed} failed"] if failed else []
+    parts += [f"{unsure} inconclusive"] if unsure else []
+    return f"{' and '.join(parts)} of {len(gates)} gate(s)", False
+
+
 def gate_table(run: RunData) -> Table:
     """Gate verdicts: expression, scope, observed value, pass/fail, message."""
     header = ["verdict", "gate", "env", "flow", "observed", "threshold", "message"]
     rows = [
         [
-            "PASS" if gate.get("passed") else "FAIL",
+            gate_status(gate),
             str(gate.get("expr", "")),
             str(gate.get("env") or "any"),
             str(gate.get("flow") or "any"),
