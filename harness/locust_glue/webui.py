@@ -13,7 +13,7 @@ from harness.result import OUTCOMES
 
 TAB_KEY = "flowload-streaming"
 CSV_PATH = "/flowload/streaming.csv"
-_PCT_COLUMNS = (
+_LATENCY_COLUMNS = (
     ("ttfi_p50_ms", "TTFI p50 (ms)"),
     ("ttfi_p95_ms", "TTFI p95 (ms)"),
     ("ttfi_p99_ms", "TTFI p99 (ms)"),
@@ -21,46 +21,67 @@ _PCT_COLUMNS = (
     ("itl_p99_ms", "ITL p99 (ms)"),
     ("duration_p95_ms", "Duration p95 (ms)"),
     ("duration_max_ms", "Duration max (ms)"),
-    ("limit_used_max", "Max limit used"),
 )
-COLUMNS: tuple[tuple[str, str], ...] = (
-    ("env", "Env"),
-    ("flow", "Flow"),
-    ("streams", "Streams"),
-    ("ok_pct", "OK %"),
-    *_PCT_COLUMNS,
+_HEAD = (("env", "Env"), ("flow", "Flow"), ("streams", "Streams"), ("ok_pct", "OK %"))
+# The tab is read by people: one "problems" column; the CSV keeps every outcome count.
+TABLE_COLUMNS: tuple[tuple[str, str], ...] = (
+    *_HEAD,
+    *_LATENCY_COLUMNS,
+    ("limit_used_max_pct", "Max limit used %"),
+    ("problems", "Problems (non-ok outcomes)"),
+)
+CSV_COLUMNS: tuple[tuple[str, str], ...] = (
+    *_HEAD,
+    *_LATENCY_COLUMNS,
+    ("limit_used_max", "Max limit used"),
     *((o.value, o.value) for o in OUTCOMES),
 )
+_TOTAL = "*"
 
 
-def _cell(value: Any) -> Any:
+def _rounded(value: Any, digits: int) -> Any:
     if isinstance(value, float):
-        return round(value, 3)
+        return round(value, digits)
     return "" if value is None else value
 
 
-def streaming_rows(environment: Any) -> list[dict[str, Any]]:
-    """Current per-(env, flow) rows, one key per column."""
+def _flat(raw: dict[str, Any]) -> dict[str, Any]:
+    flat = dict(raw)
+    outcomes = flat.pop("outcomes", {}) or {}
+    flat.update(outcomes)
+    limit = flat.get("limit_used_max")
+    flat["limit_used_max_pct"] = None if limit is None else 100.0 * float(limit)
+    flat["problems"] = ", ".join(
+        f"{o.value} {outcomes[o.value]}" for o in OUTCOMES[1:] if outcomes.get(o.value)
+    )
+    for key in ("env", "flow"):
+        if flat.get(key) == _TOTAL:
+            flat[key] = "all"
+    return flat
+
+
+def _live_rows(environment: Any) -> list[dict[str, Any]]:
     state = state_of(environment)
     if state is None or state.session is None:
         return []
-    rows = []
-    for raw in state.session.recorder.live_rows():
-        flat = dict(raw)
-        outcomes = flat.pop("outcomes", {})
-        if isinstance(outcomes, dict):
-            flat.update(outcomes)
-        rows.append({key: _cell(flat.get(key)) for key, _ in COLUMNS})
-    return rows
+    return [_flat(raw) for raw in state.session.recorder.live_rows()]
+
+
+def streaming_rows(environment: Any) -> list[dict[str, Any]]:
+    """Current rows of the Streaming tab (per env and flow, env totals, overall)."""
+    return [
+        {key: _rounded(row.get(key), 1) for key, _ in TABLE_COLUMNS}
+        for row in _live_rows(environment)
+    ]
 
 
 def streaming_csv(environment: Any) -> str:
     """The Streaming tab as CSV text."""
     out = io.StringIO()
     writer = csv.writer(out)
-    writer.writerow([title for _, title in COLUMNS])
-    for row in streaming_rows(environment):
-        writer.writerow([row[key] for key, _ in COLUMNS])
+    writer.writerow([title for _, title in CSV_COLUMNS])
+    for row in _live_rows(environment):
+        writer.writerow([_rounded(row.get(key), 6) for key, _ in CSV_COLUMNS])
     return out.getvalue()
 
 
@@ -68,7 +89,7 @@ def install_web_ui(environment: Any, web_ui: Any) -> None:
     """Add the tab, its table and CSV link, the stats hook and the CSV route."""
     web_ui.template_args["extended_tabs"] = [{"title": "Streaming", "key": TAB_KEY}]
     web_ui.template_args["extended_tables"] = [
-        {"key": TAB_KEY, "structure": [{"key": k, "title": t} for k, t in COLUMNS]}
+        {"key": TAB_KEY, "structure": [{"key": k, "title": t} for k, t in TABLE_COLUMNS]}
     ]
     web_ui.template_args["extended_csv_files"] = [
         {"href": CSV_PATH, "title": "Download streaming statistics CSV (flowload)"}

@@ -60,9 +60,10 @@ def test_streaming_tab_updates_live(tmp_path: Path) -> None:
     finally:
         _out, err = proc.communicate(timeout=60)
     assert rows, err[-3000:]
-    assert {"env", "flow", "streams", "ok_pct", "ttfi_p95_ms", "stalled"} <= set(rows[0])
-    assert any(r["env"] == "*" and r["flow"] == "*" for r in rows)
+    assert {"env", "flow", "streams", "ok_pct", "ttfi_p95_ms", "problems"} <= set(rows[0])
+    assert any(r["env"] == "all" and r["flow"] == "all" for r in rows)
     assert '"extended_tabs": [{"key": "flowload-streaming", "title": "Streaming"}]' in page
     assert csv_text.splitlines()[0].startswith("Env,Flow,Streams,OK %,TTFI p50 (ms)")
+    assert csv_text.splitlines()[0].endswith(",stalled,limit_exceeded")
     assert proc.returncode == 0, err[-3000:]
     assert (tmp_path / "r" / "summary.json").exists()
