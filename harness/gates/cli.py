@@ -38,7 +38,7 @@ examples:
   flowload gate reports/new --baseline reports/old --gate "ttfi.p95 <= baseline * 1.1 significant"
 
 exit codes: 0 all passed, 4 a gate failed, 5 inconclusive, 3 unusable gates or files, 2 usage.
-Grammar: [ENV[/FLOW]:] METRIC[.STAT] OP VALUE[UNIT] [significant] (docs/notes/gates.md).
+Grammar: [ENV[/FLOW]:] METRIC[.STAT] OP VALUE[UNIT] [significant] (docs/gates.md).
 """
 
 

@@ -6,7 +6,7 @@ chromedriver is needed. Checks: no console error or exception, no network reques
 the report file itself, every plot present as an SVG; a screenshot is saved under tmp_path.
 
 Also a tool: ``python -m tests.e2e.test_report_browser REPORT.html OUT.png`` saves a screenshot
-(how docs/report.png is made; see docs/notes/reports.md).
+(how docs/report.png is made; see docs/reports.md).
 """
 
 from __future__ import annotations
