@@ -411,7 +411,7 @@ def scratch(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return path
 
 
-def _only_config_errors(text: str, source: Path) -> None:
+def _check_only_config_errors(text: str, source: Path) -> None:
     try:
         s = loads_scenario(text, source=source)
     except ConfigError as exc:
@@ -427,13 +427,13 @@ def _only_config_errors(text: str, source: Path) -> None:
 @given(_documents)
 def test_structured_input_only_raises_config_error(scratch: Path, doc: dict[str, Any]) -> None:
     text = "\n".join(f"{json.dumps(k)} = {to_toml(v)}" for k, v in doc.items())
-    _only_config_errors(text, scratch / "fuzz.toml")
+    _check_only_config_errors(text, scratch / "fuzz.toml")
 
 
 @settings(FUZZ, max_examples=200)
 @given(st.text(max_size=200))
 def test_arbitrary_text_only_raises_config_error(scratch: Path, text: str) -> None:
-    _only_config_errors(text, scratch / "fuzz.toml")
+    _check_only_config_errors(text, scratch / "fuzz.toml")
 
 
 @settings(FUZZ, max_examples=300)
@@ -448,7 +448,7 @@ def test_mangled_examples_only_raise_config_error(
     for position, cut, insert in edits:
         at = position % (len(text) + 1)
         text = text[:at] + insert + text[at + cut :]
-    _only_config_errors(text, example)
+    _check_only_config_errors(text, example)
 
 
 # --- overrides ---------------------------------------------------------------------------
