@@ -16,6 +16,7 @@ commands:
   report      (re)build report.html, summary.md, stats.csv of a run: report DIR [--out DIR]
   compare     compare two runs: compare BASE NEW [--out DIR]
   gate        judge gates on a finished run's summary.json: gate DIR --gate EXPR ...
+  capacity    run a capacity plan and analyse it: capacity [--quick] [--flow-config FILE]
   version     print the flowload version
 
 The load test itself runs under Locust:
@@ -47,6 +48,12 @@ def _gate(argv: Sequence[str]) -> int:
     return gate_main(argv)
 
 
+def _capacity(argv: Sequence[str]) -> int:
+    from harness.capacity_cli import capacity_main  # noqa: PLC0415
+
+    return capacity_main(argv)
+
+
 def _version(_argv: Sequence[str]) -> int:
     sys.stdout.write(f"flowload {harness.__version__}\n")
     return 0
@@ -57,6 +64,7 @@ COMMANDS: dict[str, Callable[[Sequence[str]], int]] = {
     "report": _report,
     "compare": _compare,
     "gate": _gate,
+    "capacity": _capacity,
     "version": _version,
 }
 

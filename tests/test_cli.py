@@ -43,7 +43,7 @@ def test_unknown_command_exits_2_with_the_valid_list(capsys: pytest.CaptureFixtu
     out, err = capsys.readouterr()
     assert out == ""
     assert "unknown command 'simualte'" in err
-    assert "valid: simulate, report, compare, gate, version" in err
+    assert "valid: simulate, report, compare, gate, capacity, version" in err
 
 
 def test_simulate_list_prints_the_built_in_flows(capsys: pytest.CaptureFixture[str]) -> None:
