@@ -673,3 +673,21 @@ def test_big_item_in_small_chunks_is_linear() -> None:
     small = min(_time_one_big_item(2_000, 64) for _ in range(3))
     big = min(_time_one_big_item(8_000, 64) for _ in range(3))
     assert big / small < 9
+
+
+def test_one_element_per_write_is_decoded_at_its_last_byte() -> None:
+    # The usual server write: '[' or ',' then one whole element. Each feed completes one item.
+    reader = ItemReader()
+    writes = [b'[{"seq": 0}', b',"text \\" with quote"', b', {"seq": 2, "v": [1, "}"]} ', b"]"]
+    counts = [len(reader.feed(w)) for w in writes]
+    assert counts == [1, 1, 1, 0]
+    assert reader.complete
+
+
+def test_a_number_at_the_end_of_a_write_waits_for_the_next_byte() -> None:
+    # '12' may continue as '123': only the next byte completes it (the fast path must not).
+    reader = ItemReader()
+    assert reader.feed(b"[12") == []
+    assert reader.feed(b"3,") == [123]
+    assert reader.feed(b'{"a": 1}') == [{"a": 1}]
+    assert reader.feed(b"]") == []

@@ -92,6 +92,7 @@ _QUOTE, _LBRACE, _LBRACKET, _RBRACKET, _COMMA = 0x22, 0x7B, 0x5B, 0x5D, 0x2C
 _OPENERS = frozenset(b"{[")
 _CLOSERS = frozenset(b"}]")
 _WS_BYTES = frozenset(b" \t\n\r")
+_TAIL_ENDS = frozenset(b'}"')  # an element ending here cannot continue in the next chunk
 
 
 class ArrayFramer:
@@ -246,6 +247,9 @@ class ArrayFramer:
             return p + 1, _DONE
         if c == _COMMA:
             self._malformed(p, "expected an item", buf)
+        if self._decode and self._whole_tail(buf, p, n, out):
+            self._first = False
+            return n, _AFTER
         if run:
             r = _run_match(buf, p).end()
             if r > p:
@@ -266,6 +270,24 @@ class ArrayFramer:
         else:
             self._mode = _NUMBER
         return self._element(buf, n, out)
+
+    def _whole_tail(self, buf: bytearray, p: int, n: int, out: list[Any]) -> bool:
+        """The usual server write: exactly one element that ends the buffer. Decode it at once.
+
+        Only an object or a string qualifies (a number could go on in the next chunk, and a
+        trailing ']' could close the array instead); if orjson accepts the bytes, they are one
+        complete element. Otherwise nothing happened and the exact path takes over.
+        """
+        end = n - 1
+        while end > p and buf[end] in _WS_BYTES:
+            end -= 1
+        if buf[end] not in _TAIL_ENDS or end - p >= self._max:
+            return False
+        try:
+            out.append(orjson.loads(buf[p : end + 1]))
+        except orjson.JSONDecodeError:
+            return False
+        return True
 
     def _element(self, buf: bytearray, n: int, out: list[Any]) -> tuple[int, int]:
         """Continue an element cut by a chunk boundary; return (position, state)."""
