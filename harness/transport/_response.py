@@ -10,6 +10,7 @@ from time import perf_counter
 from typing import Any
 
 import httptools
+from gevent import get_hub, getcurrent
 
 from harness.transport._errors import (
     ConnectionLost,
@@ -35,6 +36,50 @@ class Conn:
         """Close the socket; a dead one is fine."""
         with contextlib.suppress(OSError):  # closing a dead socket: nothing left to release
             self.sock.close()
+
+
+class _Wake(Exception):  # noqa: N818 - control flow between the watchdog and _recv only
+    """The read watchdog interrupted a wait: check the caller's deadline."""
+
+
+class _Watchdog:
+    """The read deadline of one response, with one timer re-armed only when it must be.
+
+    A gevent socket with a timeout starts a ``Timeout`` (an object and a libev timer) for every
+    wait, and a paced stream waits once per item: that was a per-item cost. Here the socket has
+    no timeout; a timer armed at the caller's deadline wakes a waiting ``_recv``, which then
+    checks the deadline itself. Deadlines of a stream move later as bytes arrive (stall), so the
+    timer fires at most about once per stall period instead of being created per read.
+    """
+
+    __slots__ = ("_at", "_timer", "waiter")
+
+    def __init__(self) -> None:
+        self._timer: Any = None
+        self._at = 0.0
+        self.waiter: Any = None  # the greenlet blocked in _recv, else None
+
+    def arm(self, deadline: float) -> None:
+        """Make sure the timer fires no later than ``deadline`` (early is fine: _recv re-checks)."""
+        if self._timer is not None and self._at <= deadline:
+            return
+        self.cancel()
+        timer = get_hub().loop.timer(max(deadline - perf_counter(), 0.0))
+        self._timer, self._at = timer, deadline
+        timer.start(self._fire)
+
+    def cancel(self) -> None:
+        """Stop the timer (the response is done with reading)."""
+        timer, self._timer = self._timer, None
+        if timer is not None:
+            timer.stop()
+            timer.close()
+
+    def _fire(self) -> None:
+        self.cancel()
+        waiter = self.waiter
+        if waiter is not None:  # only a greenlet blocked in _recv is interrupted
+            waiter.throw(_Wake)
 
 
 class _Decoder:
@@ -70,9 +115,9 @@ class Response:
     """A response whose body is read incrementally, one ``recv`` per :meth:`read` result."""
 
     __slots__ = (
-        "_conn", "_decoder", "_done", "_eof_ends", "_first", "_head", "_interim", "_keep_alive",
-        "_parser", "_pieces", "_recv_bytes", "_release", "_t_end", "headers", "reason", "status",
-        "t_headers",
+        "_blocking", "_conn", "_decoder", "_done", "_eof_ends", "_first", "_head", "_interim",
+        "_keep_alive", "_parser", "_pieces", "_recv_bytes", "_release", "_t_end", "_watchdog",
+        "headers", "reason", "status", "t_headers",
     )  # fmt: skip
 
     def __init__(
@@ -91,6 +136,8 @@ class Response:
         self._eof_ends = False
         self._keep_alive = False
         self._t_end = 0.0
+        self._watchdog = _Watchdog()
+        self._blocking = False  # the socket's own timeout is off (the watchdog keeps deadlines)
         self.status = 0
         self.reason = ""
         self.headers: dict[str, str] = {}
@@ -155,6 +202,7 @@ class Response:
 
     def close(self) -> None:
         """Keep the connection alive for reuse if the body was fully read, else close it."""
+        self._watchdog.cancel()
         conn, self._conn = self._conn, None
         if conn is not None:
             if self._done and self._keep_alive:
@@ -164,6 +212,7 @@ class Response:
 
     def abort(self) -> None:
         """Close the connection without reuse, whatever state the body is in."""
+        self._watchdog.cancel()
         conn, self._conn = self._conn, None
         if conn is not None:
             conn.close()
@@ -179,6 +228,7 @@ class Response:
         return self._conn.label if self._conn is not None else "server"
 
     def _finish(self, *, keep_alive: bool) -> None:
+        self._watchdog.cancel()
         self._done = True
         self._keep_alive = keep_alive
 
@@ -209,22 +259,29 @@ class Response:
         sock = self._conn.sock if self._conn is not None else None
         if sock is None:
             raise TransportError("response is closed; send a new request")
-        if deadline is None:
-            sock.settimeout(None)
-        else:
-            remaining = deadline - perf_counter()
-            if remaining <= 0:
-                raise ReadTimeout(f"no body bytes from {self._label} within the read timeout")
-            sock.settimeout(remaining)
-        try:
-            data = sock.recv(self._recv_bytes)
-        except TimeoutError:
-            raise ReadTimeout(f"no body bytes from {self._label} within the read timeout") from None
-        except ssl.SSLError as exc:
-            raise ConnectionLost(f"TLS error reading from {self._label}: {exc.reason}") from None
-        except OSError as exc:
-            raise ConnectionLost(f"connection to {self._label} lost mid-body: {exc}") from None
-        return data, perf_counter()
+        if not self._blocking:
+            sock.settimeout(None)  # once per response: waits carry no per-read Timeout
+            self._blocking = True
+        watchdog = self._watchdog
+        while True:
+            if deadline is not None:
+                if deadline - perf_counter() <= 0:
+                    raise ReadTimeout(f"no body bytes from {self._label} within the read timeout")
+                watchdog.arm(deadline)
+            watchdog.waiter = getcurrent()
+            try:
+                data = sock.recv(self._recv_bytes)
+            except _Wake:
+                continue  # the deadline is checked at the top of the loop
+            except ssl.SSLError as exc:
+                raise ConnectionLost(
+                    f"TLS error reading from {self._label}: {exc.reason}"
+                ) from None
+            except OSError as exc:
+                raise ConnectionLost(f"connection to {self._label} lost mid-body: {exc}") from None
+            finally:
+                watchdog.waiter = None
+            return data, perf_counter()
 
     def _feed(self, data: bytes) -> None:
         try:
