@@ -11,7 +11,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from urllib.parse import parse_qsl, urlsplit
+from urllib.parse import parse_qsl, quote, quote_plus, urlsplit
 
 from harness.errors import ConfigError
 from harness.reader import (
@@ -165,8 +165,9 @@ class _Stream:
                 size += len(data)
         except TransportError:
             pass  # the status is the error; the body is a courtesy
-        text = " ".join(b"".join(chunks).decode("utf-8", "replace").split())
-        return text[:_ERROR_BODY_CHARS]
+        # Not cut here: scrub() masks echoed keys first, then cuts (a key cut in half before
+        # masking would no longer match, and most of it would leak).
+        return " ".join(b"".join(chunks).decode("utf-8", "replace").split())
 
     def _classify(self, exc: Exception) -> _Decided:
         now = time.perf_counter()
@@ -198,8 +199,15 @@ class _Stream:
 def _secrets(request: HttpRequest) -> tuple[str, ...]:
     values = [value for _, value in request.headers]
     values += [value for _, value in parse_qsl(urlsplit(request.url).query)]
+    # A server may echo a query value as it was sent (percent-encoded), not decoded.
+    spellings = {
+        form
+        for v in values
+        if len(v) >= _MIN_SECRET_LEN
+        for form in (v, quote(v, safe=""), quote(v), quote_plus(v))
+    }
     # Longest first, so a key that contains a shorter value is masked whole.
-    return tuple(sorted({v for v in values if len(v) >= _MIN_SECRET_LEN}, key=len, reverse=True))
+    return tuple(sorted(spellings, key=len, reverse=True))
 
 
 def measure_stream(

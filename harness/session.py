@@ -152,9 +152,16 @@ class RunSession:
     keep_pending: bool = False  # a worker keeps records to ship to the master
     in_flight: int = 0  # streams started and not yet recorded or cancelled
     steps: StepTracker | None = None  # capacity runs: per-step statistics
+    closed: bool = False  # the summary is written: later streams are not part of this test
 
     def record(self, result: StreamResult) -> dict[str, Any]:
-        """Count one finished stream in the stats and the raw records; return its record."""
+        """Count one finished stream in the stats and the raw records; return its record.
+
+        After :meth:`close` (an interrupted run writes its summary while users still run) the
+        stream is not recorded: the summary already counted it as cancelled (in flight).
+        """
+        if self.closed:
+            return result.to_record(self.worker)
         self.recorder.record(result)
         if self.steps is not None:
             self.steps.record(result)
@@ -174,6 +181,7 @@ class RunSession:
         self.writer = StreamsWriter(directory / name)
 
     def close(self) -> None:
-        """Close the records file."""
+        """Close the records file; streams that end later are not recorded."""
+        self.closed = True
         if self.writer is not None:
             self.writer.close()

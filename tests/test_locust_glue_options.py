@@ -159,3 +159,12 @@ def test_bad_number_from_argv_is_a_config_error() -> None:
     parsed = locust_parser().parse_args(["--limit", "five minutes"])
     with pytest.raises(ConfigError, match="--limit must be a number of seconds"):
         read_options(parsed)
+
+
+def test_ca_bundle_from_argv_or_env_var(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("LOCUST_CA_BUNDLE", raising=False)
+    assert read_options(locust_parser().parse_args([])).ca_bundle is None
+    parsed = locust_parser().parse_args(["--ca-bundle", str(tmp_path / "ca.pem")])
+    assert read_options(parsed).ca_bundle == tmp_path / "ca.pem"
+    monkeypatch.setenv("LOCUST_CA_BUNDLE", "corp-ca.pem")
+    assert read_options(locust_parser().parse_args([])).ca_bundle == Path("corp-ca.pem")

@@ -7,6 +7,7 @@ import socket
 import time
 from collections.abc import Iterator
 from typing import Any
+from urllib.parse import quote, quote_plus
 
 import orjson
 import pytest
@@ -173,6 +174,24 @@ def test_http_error_keeps_status_and_body_without_key(client: HttpClient) -> Non
     assert "no Execute policy" in result.error
     assert len(result.error) < 320
     no_secret(result)
+
+
+@pytest.mark.parametrize("pad", [0, 150, 170, 180, 190])
+def test_an_echoed_key_is_masked_even_where_the_error_is_cut(client: HttpClient, pad: int) -> None:
+    """The key at the 200-character cut, and percent-encoded as it was sent in the query."""
+    key = "sk-echo+/=&%0123456789"
+    url_key = quote_plus(key)
+    body = f'{{"d":"{"x" * pad}", "k":"{key}", "url":"/s?api_key={url_key}", "q":"{quote(key)}"}}'
+    script = content_length([(0.0, body.encode())], status=401)
+    with ScriptedServer(script) as srv:
+        request = HttpRequest(
+            "POST", srv.url(f"/stream?api_key={url_key}"), (("x-api-key", key),), b"{}"
+        )
+        result = measure_stream(client, request, env="Test", flow="o", limits=FAST)
+    assert result.outcome is Outcome.HTTP_ERROR
+    assert result.error is not None
+    for form in (key, url_key, quote(key), quote(key, safe=""), key[:8]):
+        assert form not in result.error, (form, result.error)
 
 
 def test_connect_error_refused_and_unresolvable(client: HttpClient) -> None:

@@ -271,3 +271,16 @@ def test_open_records_with_a_custom_name_and_cancel_counts(tmp_path: Path) -> No
     session.cancel("Test", "chat")
     assert session.cancelled == {("Production", "orders"): 2, ("Test", "chat"): 1}
     assert session.recorder.overall(1.0)["streams"] == 1  # cancelled streams are not measured
+
+
+def test_a_stream_ending_after_close_is_not_recorded(tmp_path: Path) -> None:
+    """An interrupted run writes its summary while users still run: late streams are dropped."""
+    session = RunSession()
+    session.open_records(tmp_path)
+    session.record(result())
+    session.in_flight = 1  # counted as cancelled in the summary written at close
+    session.close()
+    late = session.record(result(flow="late"))  # must not raise on the closed file
+    assert late["flow"] == "late"
+    assert session.recorder.overall(1.0)["streams"] == 1
+    assert len(read_records(tmp_path / "streams.jsonl").records) == 1

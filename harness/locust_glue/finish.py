@@ -59,7 +59,7 @@ def finalize(state: GlueState, environment: Any, *, interrupted: bool = False) -
         started=session.started,
         ended=dt.datetime.now(dt.UTC),
         duration_s=state.elapsed_s(),
-        host=state.resolved.host if state.resolved else _display_host(environment),
+        host=state.resolved.host if state.resolved else _display_host(state, environment),
         users=state.max_users or None,
         workers=len(state.workers) if state.role == MASTER else 1,
         locust_version=locust.__version__,
@@ -100,19 +100,24 @@ def _write_reports(state: GlueState) -> None:
         from harness.report import write_reports  # noqa: PLC0415 - matplotlib loads only here
 
         write_reports(state.report_dir)
-    except FlowloadError as exc:
+    except Exception as exc:  # noqa: BLE001 - reports are derived; a bug there must not cost the run
+        reason = str(exc) if isinstance(exc, FlowloadError) else f"{type(exc).__name__}: {exc}"
         logger.warning(
             "flowload: the HTML/Markdown report could not be written (%s); summary.json and "
             "streams.jsonl are intact: rebuild with 'flowload report %s'",
-            exc,
+            reason,
             state.report_dir,
         )
 
 
-def _display_host(environment: Any) -> str:
+def _display_host(state: GlueState, environment: Any) -> str:
+    """The target without secrets; a master resolves no plan, so ask the scenario too."""
     from harness.flow_api import redact_url  # noqa: PLC0415
 
-    return redact_url(str(environment.host or ""))
+    host = str(environment.host or "")
+    if not host and state.scenario.target is not None:
+        host = state.scenario.target.target.base_url
+    return redact_url(host)
 
 
 def _print_end_of_run(state: GlueState, summary: dict[str, Any]) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 import time
 from dataclasses import replace
@@ -17,7 +18,15 @@ from harness.locust_glue.finish import FINAL_REPORT_WAIT_S, finalize
 from harness.locust_glue.gating import GateSettings, gate_settings, start_abort_watch
 from harness.locust_glue.options import GlueOptions, read_options
 from harness.locust_glue.simulator import start_embedded_simulator
-from harness.locust_glue.state import LOCAL, MASTER, WORKER, GlueState, attach, state_of
+from harness.locust_glue.state import (
+    LOCAL,
+    MASTER,
+    WORKER,
+    GlueState,
+    WorkerView,
+    attach,
+    state_of,
+)
 from harness.rundir import STREAMS_FILE, default_report_dir, prepare_report_dir
 from harness.session import RunSession, needs_embedded_simulator, resolve_run
 from harness.steps import StepTracker
@@ -127,11 +136,21 @@ def _start_test(state: GlueState, environment: Any) -> None:
         state.report_dir = prepare_report_dir(directory)
         session.open_records(state.report_dir, STREAMS_FILE)
         logger.info("flowload: recording to %s", state.report_dir)
+    if state.role == MASTER:
+        # Every connected worker is expected to report: one that dies before its first report
+        # must be named as lost, not silently forgotten.
+        for client_id in getattr(environment.runner, "clients", {}):
+            state.workers.setdefault(str(client_id), WorkerView())
     for view in state.workers.values():
         view.running = True
     state.session = session
+    # One instant for both clocks: the arrival timetable (perf_counter) and the step windows
+    # (epoch, compared with each stream's started_at) must agree on when the test began.
     state.started_perf = time.perf_counter()
+    session.started = dt.datetime.now(dt.UTC)
     state.started_wall = session.started.timestamp()
+    if session.steps is not None:
+        session.steps.started_at = state.started_wall
     state.stopped_perf = None
     state.test_running = True
     state.finalized = False

@@ -137,7 +137,10 @@ class SseFramer:
         self._max = max_item_bytes
         self._sentinels = frozenset(s.encode() for s in sentinels)
         self._lines = _LineBuffer(base)
-        self._data: list[bytes] = []
+        # One buffer, not a list of lines: a list of many tiny bytes objects would hold ~40 bytes
+        # per line, letting a hostile stream of short data lines use many times max_item_bytes.
+        self._data = bytearray()
+        self._has_data = False  # the current event has a data line (possibly empty)
         self._size = 0  # bytes of data in the current event
         self._event_start = base
 
@@ -182,13 +185,17 @@ class SseFramer:
         self._size += len(value) + 1
         if self._size > self._max + 1:
             raise _too_large(self._event_start, self._max, "SSE event")
-        self._data.append(bytes(value))
+        if self._has_data:
+            self._data += b"\n"
+        self._data += value
+        self._has_data = True
 
     def _dispatch(self, out: list[Any]) -> None:
-        if not self._data:
+        if not self._has_data:
             return
-        data = b"\n".join(self._data)
+        data = bytes(self._data)
         self._data.clear()
+        self._has_data = False
         self._size = 0
         if data in self._sentinels:
             return
@@ -200,7 +207,7 @@ class SseFramer:
     def finish(self) -> list[Any]:
         """End of body: an event with data but no closing blank line is truncated."""
         rest = self._lines.buf.rstrip(b"\r")
-        if self._data or rest.startswith(b"data"):
+        if self._has_data or rest.startswith(b"data"):
             offset = self._lines.base + len(self._lines.buf)
             raise TruncatedError(
                 f"truncated SSE stream at byte {offset}: the body ended inside an event "

@@ -36,6 +36,10 @@ class ReportError(FlowloadError):
     """A report directory cannot be read or a report cannot be written."""
 
 
+class DamagedSummaryError(ReportError):
+    """``summary.json`` is missing or damaged (not an unknown version): rebuildable from records."""
+
+
 @dataclass(frozen=True, slots=True)
 class StreamRecord:
     """The fields of one ``streams.jsonl`` line the reports use (milliseconds, epoch seconds)."""
@@ -132,7 +136,7 @@ def to_stream_record(raw: dict[str, Any]) -> StreamRecord | None:
 def _require(data: dict[str, Any], key: str, kind: type, path: Path) -> Any:
     value = data.get(key)
     if not isinstance(value, kind):
-        raise ReportError(
+        raise DamagedSummaryError(
             f"{path}: key {key!r} must be a JSON {kind.__name__}, found {type(value).__name__}; "
             "the file is damaged or not a flowload summary"
         )
@@ -162,13 +166,17 @@ def read_summary_any(path: Path) -> tuple[str, dict[str, Any]]:
     try:
         data = orjson.loads(path.read_bytes())
     except FileNotFoundError as exc:
-        raise ReportError(f"{path} not found: is this a flowload report directory?") from exc
+        raise DamagedSummaryError(
+            f"{path} not found: is this a flowload report directory?"
+        ) from exc
     except OSError as exc:
         raise ReportError(f"cannot read {path}: {exc.strerror}") from exc
     except orjson.JSONDecodeError as exc:
-        raise ReportError(f"{path} is not valid JSON ({exc}); was the run interrupted?") from exc
+        raise DamagedSummaryError(
+            f"{path} is not valid JSON ({exc}); was the run interrupted?"
+        ) from exc
     if not isinstance(data, dict):
-        raise ReportError(f"{path}: expected a JSON object, found {type(data).__name__}")
+        raise DamagedSummaryError(f"{path}: expected a JSON object, found {type(data).__name__}")
     schema = data.get("schema")
     upgrade = _UPGRADERS.get(schema) if isinstance(schema, str) else None
     if upgrade is None:
@@ -179,28 +187,49 @@ def read_summary_any(path: Path) -> tuple[str, dict[str, Any]]:
     return str(schema), upgrade(data, path)
 
 
+def _load_records(path: Path) -> tuple[list[StreamRecord], int]:
+    """The usable records of ``streams.jsonl`` in time order, and how many lines were not."""
+    try:
+        loaded = read_records(path)
+    except RecordsError as exc:
+        raise ReportError(str(exc)) from exc
+    records: list[StreamRecord] = []
+    bad = len(loaded.bad_lines)
+    for raw in loaded.records:
+        record = to_stream_record(raw)
+        if record is None:
+            bad += 1
+        else:
+            records.append(record)
+    records.sort(key=lambda r: r.t)
+    return records, bad
+
+
+def _rebuilt(records: list[StreamRecord]) -> tuple[str, dict[str, Any]]:
+    """A summary's sections rebuilt from the records (summary.json missing or damaged)."""
+    from harness.report.rebuild import summary_from_records  # noqa: PLC0415 - imports this module
+
+    summary = summary_from_records(records)
+    return str(summary["schema"]), _from_v1(summary, Path(SUMMARY_FILE))
+
+
 def load_run(directory: Path) -> RunData:
-    """Read ``summary.json`` and (when present) ``streams.jsonl`` from a report directory."""
+    """Read ``summary.json`` and (when present) ``streams.jsonl`` from a report directory.
+
+    When ``summary.json`` is missing or damaged but ``streams.jsonl`` has records, the summary
+    is rebuilt from them (``run.rebuilt_from_records`` is then true; see harness.report.rebuild).
+    """
     if not directory.is_dir():
         raise ReportError(f"{directory} is not a directory: give a run's --report-dir")
-    schema, sections = read_summary_any(directory / SUMMARY_FILE)
-    records: list[StreamRecord] = []
-    bad = 0
     streams_path = directory / STREAMS_FILE
     has_file = streams_path.is_file()
-    if has_file:
-        try:
-            loaded = read_records(streams_path)
-        except RecordsError as exc:
-            raise ReportError(str(exc)) from exc
-        bad = len(loaded.bad_lines)
-        for raw in loaded.records:
-            record = to_stream_record(raw)
-            if record is None:
-                bad += 1
-            else:
-                records.append(record)
-    records.sort(key=lambda r: r.t)
+    records, bad = _load_records(streams_path) if has_file else ([], 0)
+    try:
+        schema, sections = read_summary_any(directory / SUMMARY_FILE)
+    except DamagedSummaryError:
+        if not records:
+            raise
+        schema, sections = _rebuilt(records)
     run_info = sections["run"]
     if isinstance(run_info.get("host"), str):
         sections["run"] = {**run_info, "host": redact_url(run_info["host"])}
