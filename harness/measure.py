@@ -41,6 +41,7 @@ ReaderFactory = Callable[[ItemFormat | None], ItemReader]
 _ERROR_BODY_CHARS = 200
 _ERROR_BODY_WAIT_S = 2.0  # an error body comes at once; do not let a slow one hold the stream
 _MIN_SECRET_LEN = 6  # shorter values (env=1) are not keys, and masking them would garble text
+_MIN_FRAGMENT = 8  # a quoted piece of a key this long is masked as well
 
 
 @dataclass(frozen=True, slots=True)
@@ -193,7 +194,30 @@ class _Stream:
             return None
         for secret in self.secrets:
             text = text.replace(secret, "***")
+        for key in _key_values(self.request):
+            text = _mask_fragments(text, key)
         return text[: _ERROR_BODY_CHARS + 100]
+
+
+def _key_values(request: HttpRequest) -> list[str]:
+    """The API key(s) of a request: the x-api-key header and the api_key query parameter."""
+    keys = [value for name, value in request.headers if name.lower() == "x-api-key"]
+    keys += [v for name, v in parse_qsl(urlsplit(request.url).query) if name.lower() == "api_key"]
+    return keys
+
+
+def _mask_fragments(text: str, secret: str) -> str:
+    """Mask pieces of ``secret`` too: an error may quote a few body bytes cut mid-key.
+
+    Only for error texts (rare, short): every substring of at least ``_MIN_FRAGMENT`` characters,
+    longest first.
+    """
+    for size in range(len(secret) - 1, _MIN_FRAGMENT - 1, -1):
+        for start in range(len(secret) - size + 1):
+            piece = secret[start : start + size]
+            if piece in text:
+                text = text.replace(piece, "***")
+    return text
 
 
 def _secrets(request: HttpRequest) -> tuple[str, ...]:
