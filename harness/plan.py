@@ -52,13 +52,34 @@ class StreamTarget:
 
 
 class StreamPlan:
-    """Picks targets with probability proportional to env weight x flow weight."""
+    """Targets in proportion to env weight x flow weight (a weighted round robin, or drawn)."""
 
     def __init__(self, targets: Sequence[StreamTarget]) -> None:
         if not targets:
             raise ConfigError("nothing to run: the scenario has no flows; add [[flows]] entries")
         self.targets = tuple(targets)
         self._cumulative = list(itertools.accumulate(t.weight for t in self.targets))
+
+    def order(self, length: int = 0) -> list[StreamTarget]:
+        """A deterministic sequence with every target in proportion to its weight.
+
+        Smooth weighted round robin (as nginx balances upstreams): targets are spread through
+        the sequence instead of bunched, so even a short run sees every (env, flow) pair.
+        """
+        total = self._cumulative[-1]
+        credit = [0.0] * len(self.targets)
+        sequence = []
+        for _ in range(length or max(100, 10 * len(self.targets))):
+            for i, target in enumerate(self.targets):
+                credit[i] += target.weight
+            best = max(range(len(credit)), key=credit.__getitem__)
+            credit[best] -= total
+            sequence.append(self.targets[best])
+        return sequence
+
+    def cursor(self, start: int) -> PlanCursor:
+        """An endless walk through :meth:`order`, from position ``start`` (one per user)."""
+        return PlanCursor(self.order(), start)
 
     def pick(self, rng: random.Random) -> StreamTarget:
         """One target, drawn by weight."""
@@ -69,6 +90,22 @@ class StreamPlan:
     def share(self, target: StreamTarget) -> float:
         """The expected fraction of streams going to ``target``."""
         return target.weight / self._cumulative[-1]
+
+
+class PlanCursor:
+    """Where one user is in the plan's sequence; users start at different places."""
+
+    __slots__ = ("_index", "_sequence")
+
+    def __init__(self, sequence: Sequence[StreamTarget], start: int) -> None:
+        self._sequence = sequence
+        self._index = start % len(sequence)
+
+    def next(self) -> StreamTarget:
+        """The next target of this user."""
+        target = self._sequence[self._index]
+        self._index = (self._index + 1) % len(self._sequence)
+        return target
 
 
 def simulator_flows(profile_flows: Mapping[str, object]) -> tuple[FlowConfig, ...]:
@@ -106,7 +143,8 @@ def build_plan(
             ),
             weight=env.weight * flow.weight,
         )
-        for env in scenario.envs
+        # Flow-major: neighbours in the round robin differ in env, so envs interleave.
         for flow in chosen
+        for env in scenario.envs
     ]
     return StreamPlan(targets)

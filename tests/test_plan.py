@@ -227,3 +227,39 @@ def test_simulator_flows_maps_formats_and_falls_back_to_the_id() -> None:
     flows = simulator_flows(profile_flows)
     assert [f.format for f in flows] == [ItemFormat.NDJSON, ItemFormat.SSE, None]
     assert [f.name for f in flows] == ["a", "b", "id-c"]
+
+
+def test_weighted_round_robin_is_proportional_and_interleaves_envs() -> None:
+    scenario = loads_scenario(
+        """
+[[envs]]
+name = "Production"
+weight = 2
+[[envs]]
+name = "Test"
+weight = 1
+[[flows]]
+name = "a"
+id = "a"
+[[flows]]
+name = "b"
+id = "b"
+"""
+    )
+    target = FlowTarget("http://127.0.0.1:1", "t", "w")
+    plan = build_plan(scenario, target, {})
+    order = plan.order(600)
+    counts = Counter((t.env.value, t.flow.name) for t in order)
+    assert counts == {
+        ("Production", "a"): 200,
+        ("Production", "b"): 200,
+        ("Test", "a"): 100,
+        ("Test", "b"): 100,
+    }
+    # Any window of 6 consecutive picks has both envs.
+    assert all(len({t.env for t in order[i : i + 6]}) == 2 for i in range(594))
+    # Cursors walk the same order from different starts, endlessly.
+    cursor = plan.cursor(5)
+    picks = [cursor.next() for _ in range(len(plan.order()) + 1)]
+    assert picks[0] == plan.order()[5]
+    assert picks[-1] == picks[0]

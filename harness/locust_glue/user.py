@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import random
 from typing import Any
 
@@ -10,8 +11,12 @@ from locust import User, constant, task
 
 from harness.locust_glue.state import state_of
 from harness.measure import measure_stream
+from harness.plan import PlanCursor
 from harness.result import Outcome, StreamResult
 from harness.transport import HttpClient
+
+_USER_INDEX = itertools.count()
+_STRIDE = 7  # prime: consecutive users start well apart in the sequence
 
 
 class StreamError(Exception):
@@ -33,7 +38,9 @@ class FlowStreamUser(User):
     def __init__(self, environment: Any) -> None:
         super().__init__(environment)
         self._client: HttpClient | None = None
-        self._rng = random.Random()  # noqa: S311 - picking flows, not cryptography
+        self._rng = random.Random()  # noqa: S311 - spreading arrivals, not cryptography
+        self._index = next(_USER_INDEX)
+        self._cursor: PlanCursor | None = None
 
     def on_start(self) -> None:
         """Open this user's connection pool (keep-alive across its streams)."""
@@ -59,7 +66,11 @@ class FlowStreamUser(User):
             raise RuntimeError("flowload is not set up: was harness.locust_glue.install() called?")
         if self._client is None:
             self._client = HttpClient(state.resolved.transport)
-        target = state.resolved.plan.pick(self._rng)
+        if self._cursor is None:
+            # Users start at different places of the plan's weighted round robin: even a short
+            # run with few users covers every env and flow.
+            self._cursor = state.resolved.plan.cursor(self._index * _STRIDE)
+        target = self._cursor.next()
         env, flow = target.env.value, target.flow.name
         session = state.session
         session.in_flight += 1
