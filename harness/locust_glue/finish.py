@@ -15,7 +15,6 @@ import harness
 from harness.console import format_summary_table
 from harness.errors import FlowloadError
 from harness.exitcodes import EXIT_COULD_NOT_RUN
-from harness.health import merge_samples
 from harness.locust_glue.gating import finish_gates, print_gates
 from harness.locust_glue.state import LOCAL, MASTER, GlueState
 from harness.rundir import SUMMARY_FILE
@@ -41,7 +40,7 @@ def _generator(state: GlueState) -> tuple[dict[str, Any], bool]:
         per_worker = {wid: view.health.summary() for wid, view in state.workers.items()}
         saturated = any(s["saturated"] for s in per_worker.values())
         return {"workers": per_worker, "saturated": saturated}, saturated
-    summary = merge_samples([state.health.samples]).summary()
+    summary = state.health.samples.summary()
     return {"local": summary, "saturated": summary["saturated"]}, bool(summary["saturated"])
 
 

@@ -14,6 +14,7 @@ from harness.config import Scenario, apply_overrides, default_scenario, load_sce
 from harness.errors import ConfigError, FlowloadError
 from harness.exitcodes import EXIT_COULD_NOT_RUN
 from harness.loadplan import LoadPlan, parse_load_plan
+from harness.locust_glue.distributed import reset_worker_health
 from harness.locust_glue.finish import FINAL_REPORT_WAIT_S, finalize
 from harness.locust_glue.gating import GateSettings, gate_settings, start_abort_watch
 from harness.locust_glue.options import GlueOptions, read_options
@@ -141,6 +142,7 @@ def _start_test(state: GlueState, environment: Any) -> None:
         # must be named as lost, not silently forgotten.
         for client_id in getattr(environment.runner, "clients", {}):
             state.workers.setdefault(str(client_id), WorkerView())
+    reset_worker_health(state.workers)  # a new test in the web UI: its own health samples
     for view in state.workers.values():
         view.running = True
     state.session = session
