@@ -14,7 +14,7 @@ from typing import Any
 import gevent
 
 CPU_SATURATED_PCT = 90.0
-LAG_SATURATED_MS = 10.0
+LAG_SATURATED_MS = 4.0  # calibrated with benchmarks/fidelity.py: see docs/benchmarks.md
 
 
 def _quantile(sorted_values: list[float], q: float) -> float:

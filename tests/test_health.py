@@ -23,7 +23,7 @@ blocking_sleep = gevent.monkey.get_original("time", "sleep")
 
 def test_thresholds_are_the_documented_ones() -> None:
     assert CPU_SATURATED_PCT == 90.0
-    assert LAG_SATURATED_MS == 10.0
+    assert LAG_SATURATED_MS == 4.0
 
 
 def test_idle_samples_are_not_saturated() -> None:
@@ -54,11 +54,11 @@ def test_cpu_p90_above_90_is_saturated(cpu: list[float], saturated: bool) -> Non
     [
         ([1.0] * 99 + [50.0], False),  # one outlier in 100: p99 is still 1 ms
         ([1.0] * 98 + [50.0] * 2, True),
-        ([10.0] * 100, False),
-        ([10.001] * 100, True),
+        ([4.0] * 100, False),
+        ([4.001] * 100, True),
     ],
 )
-def test_lag_p99_above_10ms_is_saturated(lag: list[float], saturated: bool) -> None:
+def test_lag_p99_above_4ms_is_saturated(lag: list[float], saturated: bool) -> None:
     summary = HealthSamples(cpu_pct=[5.0], lag_ms=lag).summary()
     assert summary["saturated"] is saturated
     assert summary["loop_lag_ms_max"] == max(lag)
