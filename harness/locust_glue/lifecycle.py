@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import os
+import signal
 import time
 from dataclasses import replace
 from typing import Any
 
+import gevent
 from locust.runners import MasterRunner, WorkerRunner
 
 from harness.config import Scenario, apply_overrides, default_scenario, load_scenario, resolve_key
@@ -85,6 +88,8 @@ def on_init(environment: Any, **_kw: Any) -> None:
     except FlowloadError as exc:
         raise _could_not_run(str(exc)) from None
     attach(environment, state)
+    if role != WORKER:
+        _handle_interrupts(environment, state)
     if not scenario.verify_tls:
         logger.warning("flowload: --insecure: TLS certificates are NOT verified")
     if role != WORKER and needs_embedded_simulator(scenario, environment.host):
@@ -100,6 +105,34 @@ def on_init(environment: Any, **_kw: Any) -> None:
         except FlowloadError as exc:
             stop_simulator(state)
             raise _could_not_run(str(exc)) from None
+
+
+def _handle_interrupts(environment: Any, state: GlueState) -> None:
+    """Ctrl-C stops the test the way ``--run-time`` does, then Locust shuts down as usual.
+
+    A KeyboardInterrupt lands in whichever greenlet happens to run when the signal arrives; a
+    signal watcher on the event loop makes the first Ctrl-C always end in a written summary
+    (marked interrupted). A second Ctrl-C exits at once.
+    """
+
+    def on_sigint() -> None:
+        if state.interrupted:
+            logger.error("flowload: interrupted again: exiting now")
+            os._exit(130)
+        state.interrupted = True
+        logger.warning(
+            "flowload: interrupted: stopping the test and writing the summary "
+            "(Ctrl-C again to exit at once)"
+        )
+        gevent.spawn(_stop_locust, environment)
+
+    gevent.signal_handler(signal.SIGINT, on_sigint)
+
+
+def _stop_locust(environment: Any) -> None:
+    environment.runner.quit()
+    if environment.web_ui is not None:
+        environment.web_ui.stop()
 
 
 def on_test_start(environment: Any, **_kw: Any) -> None:
@@ -213,12 +246,10 @@ def on_test_stop(environment: Any, **_kw: Any) -> None:
     state.stopped_perf = time.perf_counter()
     state.health.stop()
     if state.role == LOCAL:
-        finalize(state, environment)
+        finalize(state, environment, interrupted=state.interrupted)
     elif state.role == MASTER:
-        import gevent  # noqa: PLC0415
-
         # Workers' final reports arrive after this event on the master: finish in the background.
-        state.finalizer = gevent.spawn(finalize, state, environment)
+        state.finalizer = gevent.spawn(finalize, state, environment, interrupted=state.interrupted)
 
 
 def on_quitting(environment: Any, **_kw: Any) -> None:
@@ -229,7 +260,7 @@ def on_quitting(environment: Any, **_kw: Any) -> None:
     if state.finalizer is not None:  # the master's summary and gate verdicts decide the exit code
         state.finalizer.join(timeout=FINAL_REPORT_WAIT_S + 10.0)
         state.finalizer = None
-    interrupted = state.test_running
+    interrupted = state.test_running or state.interrupted
     if state.test_running:
         state.test_running = False
         state.stopped_perf = time.perf_counter()

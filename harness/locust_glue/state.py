@@ -54,6 +54,7 @@ class GlueState:
     finalized: bool = True
     max_users: int = 0
     setup_failed: str | None = None
+    interrupted: bool = False  # Ctrl-C: the test was stopped before its planned end
     gates: GateSettings = field(default_factory=GateSettings)
     finalizer: Any = None  # the master's background finalize greenlet
 

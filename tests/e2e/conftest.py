@@ -68,6 +68,13 @@ def load_jsonl(path: Path) -> list[dict[str, Any]]:
     return [orjson.loads(line) for line in path.read_bytes().splitlines() if line.strip()]
 
 
+def free_port() -> int:
+    """A loopback port the OS just had free (for servers that cannot take port 0 themselves)."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
 def port_is_closed(url: str) -> bool:
     """True when nothing accepts connections at the URL's host:port."""
     host, port = url.rsplit("//", 1)[1].split(":")

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import math
-import socket
 import subprocess
 from collections import Counter
 from pathlib import Path
@@ -12,6 +11,7 @@ from harness.simulator import SimulatorProcess
 from tests.e2e.conftest import (
     E2E_KEY,
     FLOWS,
+    free_port,
     load_json,
     load_jsonl,
     locust_command,
@@ -27,12 +27,6 @@ headers = {{ "x-flowload-items" = "5", "x-flowload-ttfi-ms" = "150", "x-flowload
 """
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 def _hdr_rank(values: list[float], q: float) -> float:
     """The sample HdrHistogram reports at quantile ``q``: rank round(q * n), at least 1."""
     ordered = sorted(values)
@@ -42,7 +36,7 @@ def _hdr_rank(values: list[float], q: float) -> float:
 def test_master_merges_two_workers(tmp_path: Path, simulator: SimulatorProcess) -> None:
     scenario = scenario_file(tmp_path, simulator.url, FLOW.format(orders=FLOWS["orders-export"]))
     report = tmp_path / "report"
-    port = str(_free_port())
+    port = str(free_port())
     env = locust_env({"E2E_FLOW_KEY": E2E_KEY})
     master_args = ["--master", "--master-bind-host", "127.0.0.1", "--master-bind-port", port]
     master_args += ["--headless", "-u", "6", "-r", "6", "-t", "5s", "--expect-workers", "2"]

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import socket
 import subprocess
 import time
 from collections import Counter
@@ -13,6 +12,7 @@ from harness.simulator import SimulatorProcess
 from tests.e2e.conftest import (
     E2E_KEY,
     FLOWS,
+    free_port,
     load_json,
     load_jsonl,
     locust_command,
@@ -29,12 +29,6 @@ headers = {{ "x-flowload-items" = "4", "x-flowload-ttfi-ms" = "50", "x-flowload-
 [[gates]]
 expr = "ttfi.p95 < 5000ms"
 """
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def _worker_ids(records_path: Path) -> Counter[str]:
@@ -55,7 +49,7 @@ def _wait_for_both_workers(records_path: Path, deadline_s: float) -> None:
 def _start(tmp_path: Path, url: str, seconds: int) -> tuple[Popen[str], list[Popen[str]]]:
     """A master expecting two workers, and the two workers."""
     scenario = scenario_file(tmp_path, url, FLOW.format(orders=FLOWS["orders-export"]))
-    port = str(_free_port())
+    port = str(free_port())
     env = locust_env({"E2E_FLOW_KEY": E2E_KEY})
     master_args = ["--master", "--master-bind-host", "127.0.0.1", "--master-bind-port", port]
     master_args += ["--headless", "-u", "6", "-r", "6", "-t", f"{seconds}s"]

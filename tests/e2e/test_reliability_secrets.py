@@ -8,7 +8,6 @@ that URL quoting changes, and is searched raw and quoted (``quote``/``quote_plus
 from __future__ import annotations
 
 import secrets
-import socket
 import subprocess
 import time
 import urllib.request
@@ -22,6 +21,7 @@ import pytest
 from harness.simulator import SimulatorProcess
 from tests.e2e.conftest import (
     FLOWS,
+    free_port,
     load_json,
     locust_command,
     locust_env,
@@ -178,17 +178,11 @@ def test_a_wrong_key_gives_401s_and_leaks_nothing(
     assert_no_leak([right, wrong], {"stdout": out, "stderr": err}, tmp_path, set())
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 def test_distributed_run_leaks_nothing(tmp_path: Path, sim_factory: list[SimulatorProcess]) -> None:
     key = unique_key("dist")
     sim = start_simulator(sim_factory, tmp_path / "server.jsonl", key)
     scenario = scenario_file(tmp_path, sim.url, flows())
-    port = str(_free_port())
+    port = str(free_port())
     env = locust_env({"E2E_FLOW_KEY": key})
     master_args = ["--master", "--master-bind-host", "127.0.0.1", "--master-bind-port", port]
     master_args += ["--headless", "-u", "4", "-r", "4", "-t", "3s", "--expect-workers", "1"]
@@ -249,7 +243,7 @@ def test_web_ui_pages_leak_nothing(tmp_path: Path, sim_factory: list[SimulatorPr
     key = unique_key("web")
     sim = start_simulator(sim_factory, tmp_path / "server.jsonl", key)
     scenario = scenario_file(tmp_path, sim.url, flows())
-    port = _free_port()
+    port = free_port()
     args = ["--web-host", "127.0.0.1", "--web-port", str(port), "--autostart", "-u", "4"]
     args += ["-r", "4", "-t", "6s", "--autoquit", "1", "--flow-config", str(scenario)]
     args += ["--api-key-mode", "query", "--report-dir", str(tmp_path / "report")]

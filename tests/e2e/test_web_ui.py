@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import socket
 import subprocess
 import time
 import urllib.request
@@ -10,13 +9,7 @@ from pathlib import Path
 
 import orjson
 
-from tests.e2e.conftest import locust_command, locust_env
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+from tests.e2e.conftest import free_port, locust_command, locust_env
 
 
 def _get(url: str) -> bytes:
@@ -41,7 +34,7 @@ def _wait_for_rows(base: str, deadline_s: float) -> list[dict[str, object]]:
 
 
 def test_streaming_tab_updates_live(tmp_path: Path) -> None:
-    port = _free_port()
+    port = free_port()
     args = ["--web-host", "127.0.0.1", "--web-port", str(port), "--autostart", "-u", "3"]
     args += ["-r", "3", "-t", "8s", "--autoquit", "1", "--report-dir", str(tmp_path / "r")]
     proc = subprocess.Popen(
