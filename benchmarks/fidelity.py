@@ -7,7 +7,10 @@ a subprocess pinned to the other CPU with N users, each running streams back to 
 
 - ``ours``: ``benchmarks/fidelity_locustfile.py`` = flowload's ``FlowStreamUser`` (transport,
   reader, measure, stats, streams.jsonl, Locust events) plus one list append per stream that keeps
-  every gap for this benchmark;
+  every gap for this benchmark (first streams spread over 1 s, flowload's default);
+- ``ours-batched``: the same with ``--flow-spawn-spread 0``. Locust starts each second's users
+  together; with streams of equal length, each batch then starts, ends and restarts its streams
+  together for the whole run, and every restart's work lands on the event loop at once;
 - ``baseline``: ``benchmarks/baseline/locustfile.py`` (HttpUser, stream=True, iter_lines,
   json.loads, time.time() per line).
 
@@ -21,6 +24,7 @@ summary.json view of the same run (whole run, ramp included): with an exact sche
 summary's ITL percentiles minus 50 ms ARE the (signed) gap-error percentiles.
 
     PYTHONPATH=. python benchmarks/fidelity.py [--quick] [--steps 100,250] [--baseline-steps 100]
+        [--batched-steps 500,1000] [--keep DIR (raw timings, GC pauses, Locust's log per step)]
 
 Writes ``benchmarks/results/fidelity.json``.
 """
@@ -231,7 +235,7 @@ def run_one(kind: str, n: int, args: argparse.Namespace, cpus: list[int]) -> dic
         env["PYTHONPATH"] = str(ROOT)
         ramp_s = _ramp_s(n, args)
         common = ["--headless", "-u", str(n), "-r", str(max(1, round(n / ramp_s))), "-t", "600s"]
-        if kind == "ours":
+        if kind.startswith("ours"):
             scenario = tmp / "scenario.toml"
             scenario.write_text(scenario_toml(sim.url, args.items, "ndjson"), encoding="utf-8")
             env.update(FIDELITY_OUT=str(out), FIDELITY_KEY=KEY)
@@ -239,6 +243,8 @@ def run_one(kind: str, n: int, args: argparse.Namespace, cpus: list[int]) -> dic
                 sys.executable, "-m", "locust", "-f", str(BENCH / "fidelity_locustfile.py"),
                 *common, "--flow-config", str(scenario), "--report-dir", str(tmp / "report"),
             ]  # fmt: skip
+            if kind == "ours-batched":  # Locust's batches as they come: one per second
+                cmd += ["--flow-spawn-spread", "0"]
         else:
             path = f"/api/v1/tenants/acme/workspaces/bench/flows/{FLOWS['ndjson']}/stream"
             env.update(
@@ -349,13 +355,17 @@ def _measure(
     _stop(proc, args)
     if not out.exists():
         return {"kind": kind, "streams": n, "error": log.read_text("utf-8", "replace")[-1500:]}
-    streams = load_ours(out) if kind == "ours" else load_baseline(out)
+    streams = load_ours(out) if kind.startswith("ours") else load_baseline(out)
     if args.keep:  # raw per-stream timings, for digging into a step
         args.keep.mkdir(parents=True, exist_ok=True)
         (args.keep / f"{kind}-{n}.json").write_bytes(out.read_bytes())
         gc_log = Path(str(out) + ".gc")
         if gc_log.exists():
             (args.keep / f"{kind}-{n}.gc.json").write_bytes(gc_log.read_bytes())
+        (args.keep / f"{kind}-{n}.log").write_bytes(log.read_bytes())
+        trace = Path(str(out) + ".trace")
+        if trace.exists():
+            (args.keep / f"{kind}-{n}.trace.json").write_bytes(trace.read_bytes())
     rows = sorted(
         (_window_row(kind, n, w, streams) for w in wins), key=lambda r: r["gap_abs_p99_ms"]
     )
@@ -429,20 +439,20 @@ def verdicts(rows: list[dict[str, Any]]) -> dict[str, Any]:
     """Highest concurrency within 2 / 5 ms p99, and ours/baseline ratios per concurrency."""
     ok = [r for r in rows if "error" not in r]
     out: dict[str, Any] = {}
-    for kind in ("ours", "baseline"):
+    for kind in ("ours", "ours-batched", "baseline"):
         mine = [r for r in ok if r["kind"] == kind]
         for bound in (2.0, 5.0):
             fits = [r["streams"] for r in mine if r["gap_abs_p99_ms"] <= bound]
             out[f"{kind}_max_streams_p99_le_{bound:g}ms"] = max(fits, default=None)
-    ratios = {}
+    ratios: dict[str, dict[int, dict[str, float]]] = {"ours": {}, "ours-batched": {}}
     for r in ok:
-        if r["kind"] != "ours":
+        if r["kind"] not in ratios:
             continue
         base = next(
             (b for b in ok if b["kind"] == "baseline" and b["streams"] == r["streams"]), None
         )
         if base is not None:
-            ratios[r["streams"]] = {
+            ratios[r["kind"]][r["streams"]] = {
                 "gap_p99_ours_over_baseline": r["gap_abs_p99_ms"] / base["gap_abs_p99_ms"],
                 "cpu_per_item_ours_over_baseline": r["client_us_per_item"]
                 / base["client_us_per_item"],
@@ -456,6 +466,11 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
     parser.add_argument("--steps", default="100,250,500,1000,2000")
     parser.add_argument("--baseline-steps", default="100,250,500,1000")
+    parser.add_argument(
+        "--batched-steps",
+        default="500,1000",
+        help="ours with --flow-spawn-spread 0: each second's users start their streams together",
+    )
     parser.add_argument("--window", type=float, default=5.0, help="seconds per scored window")
     parser.add_argument("--repeat", type=int, default=3, help="scored windows per step")
     parser.add_argument("--settle", type=float, default=1.5, help="seconds after the ramp")
@@ -471,10 +486,12 @@ def main() -> None:
     args = parser.parse_args()
     if args.quick:
         args.steps, args.baseline_steps, args.window, args.items = "100,250", "100", 3.0, 40
+        args.batched_steps = ""
         args.repeat = 1
     cpus = sorted(os.sched_getaffinity(0))
     rows: list[dict[str, Any]] = []
     plan = [("ours", int(s)) for s in args.steps.split(",") if s]
+    plan += [("ours-batched", int(s)) for s in args.batched_steps.split(",") if s]
     plan += [("baseline", int(s)) for s in args.baseline_steps.split(",") if s]
     for kind, n in plan:
         row = run_one(kind, n, args, cpus)

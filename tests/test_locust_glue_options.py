@@ -13,10 +13,10 @@ from harness.errors import ConfigError
 from harness.locust_glue.options import GlueOptions, add_options, read_options
 
 FLOW_DESTS = ("flow_config", "flow_env", "report_dir", "api_key_mode", "stall_timeout", "limit",
-              "insecure")  # fmt: skip
+              "insecure", "flow_spawn_spread")  # fmt: skip
 ENV_VARS = (
     "LOCUST_FLOW_CONFIG", "LOCUST_FLOW_ENV", "LOCUST_REPORT_DIR", "LOCUST_API_KEY_MODE",
-    "LOCUST_STALL_TIMEOUT", "LOCUST_LIMIT", "LOCUST_INSECURE",
+    "LOCUST_STALL_TIMEOUT", "LOCUST_LIMIT", "LOCUST_INSECURE", "LOCUST_FLOW_SPAWN_SPREAD",
 )  # fmt: skip
 
 
@@ -112,7 +112,7 @@ def test_unknown_api_key_mode_is_refused_by_the_parser(
 def test_web_ui_shows_only_the_per_test_options() -> None:
     shown = set(locust_parser().args_included_in_web_ui) & set(FLOW_DESTS)
     # Files and TLS are process-wide: they cannot change between tests started from the UI.
-    assert shown == {"flow_env", "api_key_mode", "stall_timeout", "limit"}
+    assert shown == {"flow_env", "api_key_mode", "stall_timeout", "limit", "flow_spawn_spread"}
 
 
 def test_read_options_takes_web_ui_text_values() -> None:
@@ -168,3 +168,24 @@ def test_ca_bundle_from_argv_or_env_var(tmp_path: Path, monkeypatch: pytest.Monk
     assert read_options(parsed).ca_bundle == tmp_path / "ca.pem"
     monkeypatch.setenv("LOCUST_CA_BUNDLE", "corp-ca.pem")
     assert read_options(locust_parser().parse_args([])).ca_bundle == Path("corp-ca.pem")
+
+
+def test_spawn_spread_defaults_to_one_second() -> None:
+    assert read_options(locust_parser().parse_args([])).spawn_spread_s == 1.0
+    assert read_options(None).spawn_spread_s == 1.0
+
+
+def test_spawn_spread_from_argv_env_var_and_web_ui(monkeypatch: pytest.MonkeyPatch) -> None:
+    parsed = locust_parser().parse_args(["--flow-spawn-spread", "0"])
+    assert read_options(parsed).spawn_spread_s == 0.0
+    monkeypatch.setenv("LOCUST_FLOW_SPAWN_SPREAD", "2.5")
+    assert read_options(locust_parser().parse_args([])).spawn_spread_s == 2.5
+    assert read_options(SimpleNamespace(flow_spawn_spread="0.5")).spawn_spread_s == 0.5
+    assert read_options(SimpleNamespace(flow_spawn_spread="")).spawn_spread_s == 1.0
+
+
+@pytest.mark.parametrize("bad", ["-1", "soon", "1e9", "nan"])
+def test_bad_spawn_spread_is_a_config_error(bad: str) -> None:
+    with pytest.raises(ConfigError, match="--flow-spawn-spread must be") as caught:
+        read_options(SimpleNamespace(flow_spawn_spread=bad))
+    assert repr(bad) in str(caught.value)

@@ -85,6 +85,7 @@ class ArrivalFlowUser(FlowStreamUser):
     """Starts streams on the plan's timetable (this process's share of the rate)."""
 
     capacity_mode = LoadMode.ARRIVAL
+    spread_first_stream = False  # the timetable decides when streams start
 
     @task
     def stream(self) -> None:

@@ -15,6 +15,11 @@ from typing import Any
 
 from harness.errors import ConfigError
 
+# Locust starts users in batches, one batch per second at spawn rates >= 1 user/s: without a
+# spread, a batch's streams start (and, for streams of equal length, keep restarting) together.
+DEFAULT_SPAWN_SPREAD_S = 1.0
+MAX_SPAWN_SPREAD_S = 3600.0
+
 
 @dataclass(frozen=True, slots=True)
 class GlueOptions:
@@ -30,6 +35,7 @@ class GlueOptions:
     capacity_quick: bool = False
     processes: int | None = None
     ca_bundle: Path | None = None
+    spawn_spread_s: float = DEFAULT_SPAWN_SPREAD_S
 
 
 def add_options(parser: Any) -> None:
@@ -89,6 +95,13 @@ def add_options(parser: Any) -> None:
         include_in_web_ui=False,
     )
     parser.add_argument(
+        "--flow-spawn-spread",
+        env_var="LOCUST_FLOW_SPAWN_SPREAD",
+        default=None,
+        help="seconds over which each batch of new users starts its first streams, at random "
+        "points (default 1: Locust starts a batch of users every second; 0: start together)",
+    )
+    parser.add_argument(
         "--capacity-quick",
         env_var="LOCUST_CAPACITY_QUICK",
         action="store_true",
@@ -132,4 +145,17 @@ def read_options(parsed: Any) -> GlueOptions:
         capacity_quick=bool(get("capacity_quick")),
         processes=int(get("flow_processes")) if get("flow_processes") else None,
         ca_bundle=Path(ca_bundle) if ca_bundle else None,
+        spawn_spread_s=_spread(get("flow_spawn_spread")),
     )
+
+
+def _spread(value: Any) -> float:
+    seconds = _seconds("--flow-spawn-spread", value)
+    if seconds is None:
+        return DEFAULT_SPAWN_SPREAD_S
+    if not 0.0 <= seconds <= MAX_SPAWN_SPREAD_S:
+        raise ConfigError(
+            f"--flow-spawn-spread must be between 0 and {MAX_SPAWN_SPREAD_S:g} seconds, "
+            f"got {value!r}"
+        )
+    return seconds

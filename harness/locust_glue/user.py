@@ -6,6 +6,7 @@ import itertools
 import random
 from typing import Any
 
+import gevent
 from gevent import GreenletExit
 from locust import User, constant, task
 
@@ -34,6 +35,9 @@ class FlowStreamUser(User):
     """Runs streams back to back, each picked by the scenario's env and flow weights."""
 
     wait_time = constant(0)
+    # Closed-loop users spread their first stream over --flow-spawn-spread; a user with its own
+    # timetable (the arrival-rate user) sets this False.
+    spread_first_stream = True
 
     def __init__(self, environment: Any) -> None:
         super().__init__(environment)
@@ -43,10 +47,20 @@ class FlowStreamUser(User):
         self._cursor: PlanCursor | None = None
 
     def on_start(self) -> None:
-        """Open this user's connection pool (keep-alive across its streams)."""
+        """Open this user's connection pool, then wait a random part of the spawn spread.
+
+        Locust starts each second's new users at the same instant. Streams started together end
+        together and restart together when they have equal lengths: the load would stay in
+        bursts, with every burst's work landing on the event loop at once. A uniform delay in
+        ``[0, spread)`` gives the target the ramp's rate, not its batches.
+        """
         state = state_of(self.environment)
-        if state is not None and state.resolved is not None:
-            self._client = HttpClient(state.resolved.transport)
+        if state is None or state.resolved is None:
+            return
+        self._client = HttpClient(state.resolved.transport)
+        spread = state.options.spawn_spread_s
+        if self.spread_first_stream and spread > 0:
+            gevent.sleep(self._rng.uniform(0.0, spread))
 
     def on_stop(self) -> None:
         """Close this user's connections."""

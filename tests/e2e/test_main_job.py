@@ -122,3 +122,46 @@ def test_faults_are_classified(tmp_path: Path, simulator: SimulatorProcess) -> N
         assert block["outcomes"][outcome] == block["streams"], (block["flow"], block["outcomes"])
     assert "http_error: " in proc.stderr or "http_error" in proc.stdout
     assert E2E_KEY not in proc.stdout + proc.stderr
+
+
+LONG_PACED = """
+[[flows]]
+name = "paced"
+id = "{orders}"
+headers = {{ "x-flowload-items" = "30", "x-flowload-ttfi-ms" = "100", "x-flowload-gap-ms" = "100" }}
+"""
+
+
+def _first_starts(tmp_path: Path, simulator: SimulatorProcess, *spread: str) -> list[float]:
+    """Start times ("t") of the 20 users' first streams (3 s each: longer than any spread)."""
+    flows = LONG_PACED.format(orders=FLOWS["orders-export"])
+    scenario = scenario_file(tmp_path, simulator.url, flows)
+    report = tmp_path / "report"
+    proc = run_locust(
+        [
+            *("--headless", "-u", "20", "-r", "20", "-t", "2s", "--stop-timeout", "6"),
+            *("--flow-config", str(scenario), "--report-dir", str(report), *spread),
+        ],
+        cwd=tmp_path,
+        env={"E2E_FLOW_KEY": E2E_KEY},
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    starts = sorted(r["t"] for r in load_jsonl(report / "streams.jsonl"))
+    assert len(starts) == 20, starts
+    return starts
+
+
+def test_a_batch_of_users_spreads_its_first_streams(
+    tmp_path: Path, simulator: SimulatorProcess
+) -> None:
+    # Locust starts all 20 users at once; by default their first streams spread over 1 s.
+    # (20 uniform draws span < 0.3 s with probability ~2e-9.)
+    starts = _first_starts(tmp_path, simulator)
+    assert 0.3 < starts[-1] - starts[0] < 1.5, starts
+
+
+def test_spawn_spread_zero_starts_a_batch_together(
+    tmp_path: Path, simulator: SimulatorProcess
+) -> None:
+    starts = _first_starts(tmp_path, simulator, "--flow-spawn-spread", "0")
+    assert starts[-1] - starts[0] < 0.25, starts
