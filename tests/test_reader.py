@@ -297,17 +297,17 @@ def test_array_of_big_records_in_medium_chunks(data: st.DataObject) -> None:
 def test_big_elements_use_the_signature_search(monkeypatch: pytest.MonkeyPatch) -> None:
     # the walk gives up inside a big unfinished element; the element-start signature
     # (learnt from the first element) finds the boundary before it
-    from harness.reader._array import ArrayFramer
+    from harness.reader import _speculate
 
     found: list[int] = []
-    original = ArrayFramer._by_signature
+    original = _speculate._by_signature
 
-    def spy(self: ArrayFramer, buf: bytearray, p: int, n: int) -> int:
-        j = original(self, buf, p, n)
+    def spy(buf: bytearray, p: int, n: int, sig: bytes) -> int:
+        j = original(buf, p, n, sig)
         found.append(j)
         return j
 
-    monkeypatch.setattr(ArrayFramer, "_by_signature", spy)
+    monkeypatch.setattr(_speculate, "_by_signature", spy)
     items = [{"id": i, "rows": [{"id": k, "v": [k, "a,b"]} for k in range(40)]} for i in range(30)]
     body = orjson.dumps(items)
     chunks = [body[i : i + 4096] for i in range(0, len(body), 4096)]
@@ -315,6 +315,89 @@ def test_big_elements_use_the_signature_search(monkeypatch: pytest.MonkeyPatch) 
     assert got == items
     assert counts == expected_counts(body, chunks)
     assert sum(j >= 0 for j in found) >= len(chunks) // 2
+
+
+@pytest.mark.parametrize(
+    ("text", "verdict", "position"),
+    [
+        (b'{"a": 1}', "COMPLETE", 8),
+        (b'{"a": 1} \n', "COMPLETE", 10),
+        (b'{"a": 1},{"b":', "FOLLOWED", 8),
+        (b'{"a": 1} \r\n ,', "FOLLOWED", 12),
+        (b'"\xc3\xa9\xe2\x82\xac" ]', "FOLLOWED", 8),  # bytes, not characters
+        (b'["},{", "\\"]"],', "FOLLOWED", 14),
+        (b'{"a": [1, 2', "UNFINISHED", 11),
+        (b'"abc\\', "UNFINISHED", 5),
+        (b'{"a": x}', "REFUSED", 0),
+        (b'{"a": NaN},', "REFUSED", 0),
+        (b'{"a": "\xff"},', "REFUSED", 0),  # invalid UTF-8
+        (b"[" * 1100 + b"]" * 1100 + b",", "REFUSED", 0),  # deeper than orjson allows
+    ],
+)
+def test_parse_value_verdicts(text: bytes, verdict: str, position: int) -> None:
+    from harness.reader import _speculate
+
+    got, k, value = _speculate.parse_value(memoryview(text), 0, len(text))
+    assert got == getattr(_speculate, verdict)
+    assert k == position
+    if verdict == "COMPLETE":
+        assert value == orjson.loads(text)
+
+
+def test_char_end_never_cuts_a_character() -> None:
+    from harness.reader._speculate import char_end
+
+    text = bytearray('"a€😀'.encode())
+    assert [char_end(text, 0, n) for n in range(len(text) + 1)] == [0, 1, 2, 2, 2, 5, 5, 5, 5, 9]
+    assert char_end(text, 6, 8) == 8  # no lead byte in the window: left to orjson
+
+
+def test_big_elements_in_big_chunks_skip_the_exact_scanner(monkeypatch: pytest.MonkeyPatch) -> None:
+    # elements bigger than a chunk: orjson finds where each ends; no byte-level scanning
+    from harness.reader._array import ArrayFramer
+
+    scans: list[int] = []
+    original = ArrayFramer._scan_container
+
+    def spy(self: ArrayFramer, buf: bytearray, n: int) -> int:
+        scans.append(n)
+        return original(self, buf, n)
+
+    monkeypatch.setattr(ArrayFramer, "_scan_container", spy)
+    items = [{"id": i, "rows": [{"k": k, "s": "},{[]"} for k in range(300)]} for i in range(12)]
+    body = orjson.dumps(items)
+    last = len(body) // 4096 * 4096 - 4096  # no short last chunk: that one would be scanned
+    chunks = [body[i : i + 4096] for i in range(0, last, 4096)] + [body[last:]]
+    for decode in (True, False):
+        got, counts = feed_all(ItemReader(decode=decode), chunks)
+        assert (got if decode else [orjson.loads(g) for g in got]) == items
+        assert counts == expected_counts(body, chunks)
+    assert scans == []
+
+
+def test_small_raw_elements_are_split_at_the_signature(monkeypatch: pytest.MonkeyPatch) -> None:
+    # decode=False: runs of look-alike objects are cut at ',{"id":' and each piece checked
+    from harness.reader import _array
+    from harness.reader._speculate import split_run as original
+
+    verdicts: list[bool] = []
+
+    def spy(*args: Any, **kwargs: Any) -> Any:
+        res = original(*args, **kwargs)
+        verdicts.append(res is not None)
+        return res
+
+    monkeypatch.setattr(_array, "split_run", spy)
+    items: list[Any] = [{"id": i, "s": "a,b", "t": [i, {"k": "},{"}]} for i in range(400)]
+    items[200] = {"id": 0, "kids": [{"id": 1}, {"id": 2}]}  # a nested look-alike: refused
+    body = orjson.dumps(items)
+    chunks = [body[i : i + 4096] for i in range(0, len(body), 4096)]
+    got, counts = feed_all(ItemReader(decode=False), chunks)
+    assert [orjson.loads(g) for g in got] == items
+    assert all(isinstance(g, bytes) for g in got)
+    assert counts == expected_counts(body, chunks)
+    assert verdicts.count(True) >= len(chunks) - 3
+    assert False in verdicts
 
 
 def test_array_error_items_are_the_ones_completed_before_it() -> None:

@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import time
 import tracemalloc
+from collections.abc import Iterator
 from typing import Any
 
+import orjson
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from harness.reader import ItemFormat, ItemReader, ItemTooLargeError, ReaderError
+from harness.reader import ItemFormat, ItemReader, ItemTooLargeError, ReaderError, _array
+from tests.test_reader import array_bodies, cuts, expected_counts, spaced
 
 FORMATS = [None, ItemFormat.JSON_ARRAY, ItemFormat.NDJSON, ItemFormat.SSE]
 PER_EXAMPLE_S = 2.0  # a few ms normally; generous for a CPU shared with other jobs
@@ -151,3 +155,211 @@ def test_endless_filler_keeps_the_buffer_small(case: str) -> None:
     finally:
         tracemalloc.stop()
     assert current - baseline < 2 * MAX_ITEM, (case, current - baseline)
+
+
+# --- every framing path gives the same answer --------------------------------------------------
+# The JSON-array framer has three ways to find elements (run speculation, orjson boundaries, the
+# exact scanner) and thresholds that choose between them. Each tuning below forces one mix; all
+# must agree with each other, byte for byte, feed for feed, error for error.
+
+
+def NO_SPECULATION(*_args: object, **_kwargs: object) -> None:  # noqa: N802
+    """Stands in for the run guesses: never a guess."""
+
+
+TUNINGS: dict[str, dict[str, object]] = {
+    "default": {},
+    # orjson boundaries wherever allowed, from a 1-byte window that must grow (and be cut back
+    # to a UTF-8 character boundary), re-parsing unfinished elements in every chunk
+    "orjson": {"_SMALL_RAW": 0, "_SHORT": 0, "_WINDOW_MIN": 1, "_REREAD": 10**9},
+    "orjson, no speculation": {
+        "_SMALL_RAW": 0,
+        "_SHORT": 0,
+        "_WINDOW_MIN": 1,
+        "_REREAD": 10**9,
+        "speculate": NO_SPECULATION,
+        "split_run": NO_SPECULATION,
+    },
+    # the reference: the exact scanner alone
+    "exact": {"_REREAD": 0, "speculate": NO_SPECULATION, "split_run": NO_SPECULATION},
+}
+
+
+@contextlib.contextmanager
+def tuned(name: str) -> Iterator[None]:
+    """Set the framer's module-level thresholds for one run (restored afterwards)."""
+    values = TUNINGS[name]
+    saved = {key: getattr(_array, key) for key in values}
+    for key, value in values.items():
+        setattr(_array, key, value)
+    try:
+        yield
+    finally:
+        for key, value in saved.items():
+            setattr(_array, key, value)
+
+
+def _trace(chunks: list[bytes], *, decode: bool, limit: int) -> list[Any]:
+    """Everything observable: the items of each feed, then the error (kind, offset, items)."""
+    reader = ItemReader(ItemFormat.JSON_ARRAY, decode=decode, max_item_bytes=limit)
+    trace: list[Any] = []
+    try:
+        trace.extend(reader.feed(chunk) for chunk in chunks)  # stops at the first error
+        trace.append(reader.finish())
+    except ReaderError as err:
+        trace.append((type(err).__name__, err.offset, err.items))
+    return trace
+
+
+def _traces(chunks: list[bytes], *, decode: bool, limit: int) -> dict[str, list[Any]]:
+    out = {}
+    for name in TUNINGS:
+        with tuned(name):
+            out[name] = _trace(chunks, decode=decode, limit=limit)
+    return out
+
+
+# Elements that fool a byte scanner: strings holding delimiters and escapes, nested arrays of
+# objects that start like top-level ones, non-ASCII text, blanks everywhere.
+TRICKY_TEXT = st.sampled_from(
+    ['},{"id":', "]", "[", '\\"', "\\", '"}],', "é€😀", "a,b", "", " ", "\n"]
+)  # fmt: skip
+TRICKY = st.recursive(
+    st.one_of(st.integers(-5, 5), TRICKY_TEXT, st.none()),
+    lambda inner: st.one_of(
+        st.lists(inner, max_size=4),
+        st.builds(
+            lambda i, rest: {"id": i, **rest},
+            st.integers(0, 9),
+            st.dictionaries(TRICKY_TEXT, inner, max_size=3),
+        ),
+    ),
+    max_leaves=10,
+)
+
+
+@st.composite
+def tricky_bodies(draw: st.DrawFn) -> tuple[list[Any], bytes]:
+    items = draw(st.lists(TRICKY, min_size=1, max_size=6))
+    style = draw(st.sampled_from(["compact", "spaced"]))
+    body = orjson.dumps(items) if style == "compact" else draw(spaced(items))
+    return items, body
+
+
+@settings(max_examples=120, deadline=None, derandomize=True)
+@given(data=st.data(), decode=st.booleans())
+def test_all_paths_agree_on_valid_bodies(data: st.DataObject, decode: bool) -> None:
+    expected, body = data.draw(st.one_of(tricky_bodies(), array_bodies()))
+    chunks = data.draw(cuts(body))
+    traces = _traces(chunks, decode=decode, limit=16 * 1024 * 1024)
+    counts = expected_counts(body, chunks)
+    for name, trace in traces.items():
+        items = [item for feed in trace for item in feed]
+        assert (items if decode else [orjson.loads(i) for i in items]) == expected, name
+        assert [len(feed) for feed in trace[:-1]] == counts, name
+        assert trace == traces["exact"], name
+
+
+@settings(max_examples=150, deadline=None, derandomize=True)
+@given(
+    data=st.data(),
+    decode=st.booleans(),
+    limit=st.one_of(st.integers(1, 64), st.just(16 * 1024 * 1024)),
+)
+def test_all_paths_agree_on_damaged_bodies(data: st.DataObject, decode: bool, limit: int) -> None:
+    _, body = data.draw(st.one_of(tricky_bodies(), array_bodies()))
+    at = data.draw(st.integers(0, len(body)))
+    junk = data.draw(
+        st.sampled_from([b"x", b"}", b"]", b",", b'"', b"\\", b"\xff", b"\xc3", b"\x00"])
+    )
+    how = data.draw(st.sampled_from(["insert", "replace", "cut"]))
+    if how == "insert":
+        bad = body[:at] + junk + body[at:]
+    elif how == "replace":
+        bad = body[:at] + junk + body[at + 1 :]
+    else:
+        bad = body[:at]
+    traces = _traces(data.draw(cuts(bad)), decode=decode, limit=limit)
+    for name, trace in traces.items():
+        assert trace == traces["exact"], name
+
+
+@pytest.mark.parametrize("decode", [True, False])
+@pytest.mark.parametrize("tuning", list(TUNINGS))
+def test_elements_cut_at_every_position(tuning: str, decode: bool) -> None:
+    items = [
+        {"id": 1, "s": '},{"id": 2}', "rows": [{"id": 3, "q": '\\"]'}, {"id": 4}]},
+        'plain \\" string ]',
+        [{"id": 5}, [], {}],
+        {"id": 6, "é": "😀"},
+    ]
+    body = b"[ " + b" ,\n ".join(orjson.dumps(i) for i in items) + b" ]"
+    with tuned(tuning):
+        for cut in range(len(body) + 1):
+            chunks = [body[:cut], body[cut:]]
+            trace = _trace(chunks, decode=decode, limit=1024)
+            got = [item for feed in trace for item in feed]
+            assert (got if decode else [orjson.loads(g) for g in got]) == items, cut
+            assert [len(feed) for feed in trace[:-1]] == expected_counts(body, chunks), cut
+
+
+@pytest.mark.timeout(60)
+@pytest.mark.parametrize("tuning", list(TUNINGS))
+def test_non_ascii_elements_at_every_limit(tuning: str) -> None:
+    # regression: a window cut back to a character boundary at max_item_bytes + 1 looped forever
+    bodies = ['["€€€€€€€€€"', '[{"é": "😀😀😀"}, ["€", "😀"]]', '[ "é€😀" ,{"k":"€"}]']
+    with tuned(tuning):
+        traces = [
+            _trace([body.encode()[:cut], body.encode()[cut:]], decode=decode, limit=limit)
+            for body in bodies
+            for cut in (0, 5, 11)
+            for limit in range(1, 40)
+            for decode in (True, False)
+        ]
+    with tuned("exact"):
+        assert traces == [
+            _trace([body.encode()[:cut], body.encode()[cut:]], decode=decode, limit=limit)
+            for body in bodies
+            for cut in (0, 5, 11)
+            for limit in range(1, 40)
+            for decode in (True, False)
+        ]
+
+
+# Objects that all start alike ({"id":...), with nested look-alikes and look-alike strings: the
+# signature guesses (speculation, raw splitting) must refuse every wrong cut.
+LOOKALIKE = st.fixed_dictionaries(
+    {"id": st.integers(0, 99)},
+    optional={
+        "s": st.sampled_from(['},{"id":1}', ',{"id":', '{"id":2},', "\\", "é€"]),
+        "kids": st.lists(st.fixed_dictionaries({"id": st.integers(0, 9)}), max_size=3),
+        "n": st.lists(st.integers(-(2**63), 2**63 - 1), max_size=3),
+    },
+)
+PLAIN_RECORD = st.fixed_dictionaries({"id": st.integers(0, 99), "v": st.sampled_from(["a", "é"])})
+
+
+@settings(max_examples=100, deadline=None, derandomize=True)
+@given(
+    items=st.lists(
+        st.one_of(PLAIN_RECORD, PLAIN_RECORD, LOOKALIKE, st.just([1, {"id": 0}])), max_size=40
+    ),
+    indent=st.booleans(),
+    sizes=st.lists(st.integers(1, 1500), min_size=1, max_size=8),
+    decode=st.booleans(),
+)
+def test_all_paths_agree_on_lookalike_records(
+    items: list[Any], indent: bool, sizes: list[int], decode: bool
+) -> None:
+    body = orjson.dumps(items, option=orjson.OPT_INDENT_2 if indent else 0)
+    chunks: list[bytes] = []
+    at = 0
+    while at < len(body):
+        size = sizes[len(chunks) % len(sizes)]
+        chunks.append(body[at : at + size])
+        at += size
+    traces = _traces(chunks, decode=decode, limit=16 * 1024 * 1024)
+    got = [item for feed in traces["default"] for item in feed]
+    assert (got if decode else [orjson.loads(g) for g in got]) == items
+    for name, trace in traces.items():
+        assert trace == traces["exact"], name

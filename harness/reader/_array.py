@@ -1,117 +1,80 @@
 """Incremental framing of one top-level JSON array whose elements arrive over time.
 
-Two paths yield the same items at the same ``feed`` call:
+At each element start the framer takes the cheapest way that is sure (see ``_start``):
 
-* the *speculative* path (``decode=True``): find the last ``,``/``]`` in the pending bytes that
-  leaves the brackets before it balanced, and let one ``orjson.loads(b"[" + run + b"]")`` validate
-  and decode the whole run of elements. A valid candidate array proves the delimiter is a real
-  top-level one (a ``,`` inside a string or a nested value makes the candidate invalid), so the
-  split can never be wrong, only refused. Candidates: the last ``,{``, then the delimiters from
-  the end, then the last place where an element starts like earlier ones (``{"id":``); runs
-  start after a delimiter or at an element the previous chunk cut;
-* the *exact* path: regular expressions with possessive quantifiers jump over strings and over
-  nested containers up to ``_DEPTH`` levels deep; deeper nesting and elements cut by a chunk
-  boundary are followed by a small depth counter that resumes where the previous chunk ended.
+* *one whole element* ends the buffer (the usual one-item server write): one ``orjson.loads``;
+* *a guessed run* (once per ``feed``): the last top-level delimiter is guessed (the last ``,``
+  followed by the signature of earlier elements, e.g. ``,{"id":``; balanced brackets; ...)
+  and one ``orjson.loads(b"[" + run + b"]")`` checks and decodes the whole run; raw mode cuts
+  the run at every such ``,`` and checks each piece instead (:mod:`._speculate`);
+* *orjson boundaries*, from an element start that is ``{``, ``[`` or ``"``: ``orjson.loads``
+  of the bytes from there returns the value (they are exactly one element), or raises
+  "unexpected content after document" at the first byte after it (found at C speed, with no
+  objects built), or "unexpected end of data" (unfinished). Complete elements are decoded
+  together; an unfinished one is parsed again by the next ``feed`` while that re-reads at
+  most ``_REREAD`` times the new bytes;
+* the *exact path* (:mod:`._exact`) for everything else: numbers and literals, anything
+  orjson refuses (invalid JSON or UTF-8, nesting deeper than orjson allows), elements much
+  longer than the chunks, small raw elements.
 
-Every byte is scanned a bounded number of times (no rescans of old bytes), so the cost is linear
-in the body length. An element is complete when its last byte arrives (``}``, ``]``, closing
-``"``); a number or literal when the delimiter after it arrives.
+orjson results are only ever used as proofs (a valid JSON value that starts at an element
+start *is* that element; values joined by commas can only be read one way), so a wrong split
+is impossible, only a refused one: every way yields the same items at the same ``feed`` call
+and the same errors (kind, offset, items before) as the exact path alone. Every byte is parsed
+or scanned a bounded number of times, so the cost is linear in the body length. An element is
+complete when its last byte arrives (``}``, ``]``, closing ``"``); a number or literal when
+the delimiter after it arrives.
 """
 
 from __future__ import annotations
 
-import re
-from collections.abc import Callable
-from typing import Any, cast
+from typing import Any
 
 import orjson
 
-from harness.reader._types import (
-    ItemTooLargeError,
-    MalformedError,
-    TruncatedError,
-    decode_error_offset,
+from harness.reader._exact import PARSE, ExactPath, run_match, ws_match
+from harness.reader._speculate import (
+    COMPLETE,
+    REFUSED,
+    UNFINISHED,
+    blank_back,
+    char_end,
+    parse_value,
+    signature,
+    speculate,
+    split_run,
 )
+from harness.reader._types import ItemTooLargeError, MalformedError, TruncatedError
 
-_DEPTH = 4  # nesting levels the regexes skip in one call; deeper ones use the depth counter
-_MAX_CANDIDATES = 16  # delimiters tried from the end before giving up on speculation
-_REREAD = 4  # speculate from an unfinished element's start if it is <= this x the new bytes
-_SIG_MAX = 32  # longest element-start signature remembered
-_SIG_TRIES = 64  # look-alike element starts tried (nested objects may start the same way)
+_REREAD = 8  # parse an unfinished element again while it is <= this x the new bytes
+_SPEC_REREAD = 4  # speculate from an unfinished element's start while it is <= this x
+_WINDOW_MIN = 2048  # first orjson window from an element start; then 4x the last element
+_SMALL_RAW = 128  # raw elements smaller than this: the run regex beats one orjson call each
+_RAW_SPLIT_MAX = 4096  # raw elements up to this size: split at the signature, decode to check
+_SHORT = 128  # a tail this short that does not end like an element is followed exactly
 
-_WS = rb"[ \t\n\r]"
-_STR = rb'"[^"\\]*+(?:\\.[^"\\]*+)*+"'
-_PLAIN = rb'[^\[\]{}"]++'
-_SCALAR = rb'[^ \t\n\r,\[\]{}"][^ \t\n\r,\]]*+'
-
-
-def _nested(depth: int) -> bytes:
-    """A complete container with at most ``depth`` levels (brackets are not matched by kind)."""
-    pat = rb"[\[{](?>" + _PLAIN + b"|" + _STR + rb")*+[\]}]"
-    for _ in range(depth - 1):
-        pat = rb"[\[{](?>" + _PLAIN + b"|" + _STR + b"|" + pat + rb")*+[\]}]"
-    return pat
-
-
-_CONT = _nested(_DEPTH)
-
-
-def _unclosed(depth: int) -> bytes:
-    """A prefix of one container or string that runs, unclosed, to the end of the buffer."""
-    partial_str = rb'"[^"\\]*+(?:\\.[^"\\]*+)*+\\?\Z'
-    pat = partial_str
-    for _ in range(depth):
-        inner = rb"(?>" + _PLAIN + b"|" + _STR + b"|" + _CONT + rb")*+"
-        pat = rb"[\[{]" + inner + rb"(?:" + pat + rb")?\Z|" + partial_str
-    return pat
-
-
-_UNCLOSED_RE = re.compile(_unclosed(_DEPTH), re.DOTALL)
-_ELEM = rb"(?:" + _STR + b"|" + _CONT + b"|" + _SCALAR + b")"
-_SEP = _WS + rb"*+," + _WS + rb"*+"
-_RUN_RE = re.compile(rb"(?:" + _ELEM + _SEP + rb")*+", re.DOTALL)
-_ITEM_RE = re.compile(rb"(" + _ELEM + rb")" + _SEP, re.DOTALL)
-_CONTENT_RE = re.compile(rb"(?>" + _PLAIN + b"|" + _STR + b"|" + _CONT + rb")*+", re.DOTALL)
-_STRBODY_RE = re.compile(rb'[^"\\]*+(?:\\.[^"\\]*+)*+', re.DOTALL)
-_SCALAR_TAIL_RE = re.compile(rb"[^ \t\n\r,\]]*+")
-_WS_RE = re.compile(_WS + rb"*+")
-
-
-# These patterns always match (possibly the empty string): typed as such, and called as bound
-# methods (a wrapper function would cost a Python call per token on the hot path).
-_AlwaysMatch = Callable[[bytearray, int], "re.Match[bytes]"]
-_ws_match = cast("_AlwaysMatch", _WS_RE.match)
-_run_match = cast("_AlwaysMatch", _RUN_RE.match)
-_content_match = cast("_AlwaysMatch", _CONTENT_RE.match)
-_strbody_match = cast("_AlwaysMatch", _STRBODY_RE.match)
-_scalar_match = cast("_AlwaysMatch", _SCALAR_TAIL_RE.match)
 
 _START, _EXPECT, _ELEMENT, _AFTER, _DONE = range(5)
-_CONTAINER, _STRING, _NUMBER = range(3)
-_QUOTE, _LBRACE, _LBRACKET, _RBRACKET, _COMMA = 0x22, 0x7B, 0x5B, 0x5D, 0x2C
+_QUOTE, _LBRACKET, _RBRACKET, _COMMA = 0x22, 0x5B, 0x5D, 0x2C
 _OPENERS = frozenset(b"{[")
-_CLOSERS = frozenset(b"}]")
-_WS_BYTES = frozenset(b" \t\n\r")
-_TAIL_ENDS = frozenset(b'}"')  # an element ending here cannot continue in the next chunk
+_PARSED = frozenset(b'{["')  # element starts the orjson boundaries handle
+_CLOSER = {0x7B: 0x7D, 0x5B: 0x5D, 0x22: 0x22}  # and their last bytes
 
 
-class ArrayFramer:
+class ArrayFramer(ExactPath):
     """Cut a JSON array body into elements; see the module docstring for the algorithm."""
 
     def __init__(self, *, decode: bool, max_item_bytes: int, base: int = 0) -> None:
-        self._decode = decode
-        self._max = max_item_bytes
-        self._buf = bytearray()
-        self._base = base  # absolute body offset of _buf[0]
+        super().__init__(decode=decode, max_item_bytes=max_item_bytes, base=base)
+        self._buf = bytearray()  # the unconsumed bytes; _base is the offset of _buf[0]
         self._state = _START
         self._pos = 0  # next byte to look at (relative to _buf)
         self._first = True  # in _EXPECT: no element yet, so ']' may close the array
-        self._es = 0  # start of the element being scanned (_ELEMENT)
-        self._sp = 0  # where scanning of that element resumes
-        self._mode = _CONTAINER
-        self._depth = 0
-        self._in_str = False
         self._sig: bytes | None = None  # how elements start, learnt from the first run
+        self._sep: bytes | None = None  # from a top-level ',' through the next signature
+        self._size = _SMALL_RAW  # length of the last element (a guess until one is seen)
+        self._guess_ok = True  # per feed: see _run
+        self._parse_ok = True
 
     @property
     def complete(self) -> bool:
@@ -154,40 +117,150 @@ class ArrayFramer:
         n = len(buf)
         p = self._pos
         st = self._state
-        spec = self._decode  # cleared after a failed speculation: one try per feed and region
-        run = not spec  # the run regex pays off in raw mode, or after an exact element
+        self._guess_ok = True  # one guessed run per feed (it re-reads the pending bytes)
+        self._parse_ok = True  # orjson boundaries, until orjson refuses something in this feed
         while p < n:
-            # an element cut by the previous chunk may be finished here: speculate from its
-            # start too, if that does not re-read much more than this chunk (linear time)
-            if spec and (st == _EXPECT or (st == _ELEMENT and n - self._es <= _REREAD * fresh)):
-                res = self._speculate(buf, p if st == _EXPECT else self._es, n)
-                if res is None:
-                    spec = False
-                    continue
-                j, items, last = res
-                out += items
-                p = j + 1
-                self._first = False
-                if buf[j] == _RBRACKET:
-                    st = _DONE
-                    continue
-                st = _EXPECT
-                if self._lazy_tail(buf, p, n, last=last):
+            if st == _EXPECT:
+                q = ws_match(buf, p).end()
+                if q >= n:
+                    p = q
                     break
-                spec = False
-            elif st == _EXPECT:
-                p, st = self._expect(buf, p, n, out, run=run)
+                if buf[q] == _RBRACKET or buf[q] == _COMMA:
+                    p, st = self._expect(buf, q, n, out, run=False)
+                    continue
             elif st == _ELEMENT:
-                p, st = self._element(buf, n, out)
-                run = True
+                q = self._es
+                if n - q > _REREAD * fresh:  # too long to read again: follow it exactly
+                    p, st = self._follow(buf, n, out)
+                    continue
             else:
                 p, st = self._punct(buf, p, n, st)
+                continue
+            p, st = self._start(buf, q, n, st, out=out, fresh=fresh)
         self._pos = p
         self._state = st
 
+    def _start(
+        self, buf: bytearray, q: int, n: int, st: int, *, out: list[Any], fresh: int
+    ) -> tuple[int, int]:
+        """Go on from an element start ``q`` (new, or cut by the previous chunk).
+
+        The cheapest way that is sure; returns the next (position, state).
+        """
+        if st == _EXPECT and self._whole(buf, q, n, out):
+            return n, _AFTER
+        if self._guess_ok and (st == _EXPECT or n - q <= _SPEC_REREAD * fresh):
+            self._guess_ok = not self._decode and self._sig is None  # raw: needs a signature
+            res = self._guess(buf, q, n)
+            if res is not None:
+                return self._speculated(buf, q, res, out)
+        if st == _ELEMENT and self._mode != PARSE:
+            return self._follow(buf, n, out)
+        if self._parse_ok and self._cannot_have_ended(buf, q, n):
+            self._first = False
+            self._es = q
+            self._mode = PARSE
+            return self._follow_later(q, n)
+        if self._parse_ok and self._worth_parsing(buf, q, n, fresh):
+            with memoryview(buf) as view:  # released before the buffer is resized
+                p, st, self._parse_ok = self._fast(buf, view, q, n, out)
+            return p, st
+        # a short tail most likely holds one unfinished element: no run regex
+        return self._expect(buf, q, n, out, run=self._size <= fresh and n - q > _SHORT)
+
+    def _whole(self, buf: bytearray, q: int, n: int, out: list[Any]) -> bool:
+        """The usual server write: one element that ends the buffer. Decode it at once.
+
+        (Raw mode: decode it to check it, if it is small: cheaper than an orjson error.)
+
+        Only when the last non-blank byte can end the element at ``q``; if orjson accepts
+        the bytes, they are that one element. Otherwise nothing happened (a failed try costs
+        the parse of the first element only).
+        """
+        if buf[q] not in _PARSED or not (self._decode or self._size <= _RAW_SPLIT_MAX):
+            return False  # raw mode, big elements: decoding just to check costs too much
+        end = blank_back(buf, n)
+        if buf[end - 1] != _CLOSER[buf[q]] or end - q > min(self._max, 4 * self._size + 256):
+            return False  # (a chunk of many elements: the guessed run is the way)
+        try:
+            with memoryview(buf) as view:
+                value = orjson.loads(view[q:end])
+        except orjson.JSONDecodeError:
+            return False
+        out.append(value if self._decode else bytes(buf[q:end]))
+        self._first = False
+        self._size = end - q
+        return True
+
+    def _guess(self, buf: bytearray, q: int, n: int) -> tuple[int, list[Any]] | None:
+        """A run of whole elements from ``q``, proven by orjson (see ``_speculate``)."""
+        if self._decode:
+            return speculate(buf, q, n, sig=self._sig, sep=self._sep, limit=self._max)
+        if self._sig is None or self._sep is None or self._size > _RAW_SPLIT_MAX:
+            return None  # big elements: an orjson error per element is cheaper than decoding
+        return split_run(buf, q, n, sig=self._sig, sep=self._sep, limit=self._max)
+
+    def _split_next(self) -> bool:
+        """Raw mode: the next elements are for :func:`split_run` (cheaper than one by one)."""
+        return not self._decode and self._sep is not None and self._size <= _RAW_SPLIT_MAX
+
+    def _speculated(
+        self, buf: bytearray, q: int, res: tuple[int, list[Any]], out: list[Any]
+    ) -> tuple[int, int]:
+        """Take the items of a successful speculation; return the next (position, state)."""
+        j, items = res
+        out += items
+        self._first = False
+        if self._sig is None:
+            self._sig = signature(buf, q, j)
+        self._size = (j - q) // len(items)
+        if buf[j] == _RBRACKET:
+            return j + 1, _DONE
+        self._learn_sep(buf, j)
+        return j + 1, _EXPECT
+
+    def _learn_sep(self, buf: bytearray, j: int) -> None:
+        """Remember the bytes from the top-level ',' at ``j`` through the next signature."""
+        sig = self._sig
+        if self._sep is None and sig is not None:
+            q = ws_match(buf, j + 1).end()
+            if buf.startswith(sig, q):
+                self._sep = bytes(buf[j:q]) + sig
+
+    def _cannot_have_ended(self, buf: bytearray, q: int, n: int) -> bool:
+        """A tail that is one unfinished element, certainly: no need to parse it now.
+
+        A string with no other ``"``, or a container with no closing bracket at all (the usual
+        tail of a chunk of elements that start alike, once speculation took the rest).
+        """
+        c = buf[q]
+        if c == _QUOTE:
+            return buf.find(b'"', q + 1, n) < 0
+        return c in _OPENERS and buf.find(b"}", q, n) < 0 and buf.find(b"]", q, n) < 0
+
+    def _follow_later(self, q: int, n: int) -> tuple[int, int]:
+        """Leave the unfinished element at ``q`` to the next chunk (after the size check)."""
+        if n - q > self._max:
+            self._too_large(q)
+        return n, _ELEMENT
+
+    def _worth_parsing(self, buf: bytearray, q: int, n: int, fresh: int) -> bool:
+        """Whether orjson boundaries beat the exact path for the element at ``q``.
+
+        Not when the element is likely to run past this chunk by far (judged by the last one:
+        parsing it again in every chunk would cost more than following it), not for small
+        raw elements (a failed parse costs an exception: the run regex is cheaper), and not
+        for a short tail that cannot have ended (its last byte closes nothing).
+        """
+        if buf[q] not in _PARSED or self._size > _REREAD * fresh:
+            return False
+        if not self._decode and (self._size < _SMALL_RAW or buf[q] == _QUOTE):
+            return False  # raw strings: the string regex runs at memchr speed
+        return n - q > _SHORT or buf[blank_back(buf, n) - 1] == _CLOSER[buf[q]]
+
     def _punct(self, buf: bytearray, p: int, n: int, st: int) -> tuple[int, int]:
         """Between items: '[' at the start, ',' or ']' after an item, nothing after the end."""
-        p = _ws_match(buf, p).end()
+        p = ws_match(buf, p).end()
         if p >= n:
             return p, st
         c = buf[p]
@@ -204,42 +277,98 @@ class ArrayFramer:
         self._malformed(p, "unexpected data after the closing ']'", buf)
         raise AssertionError  # pragma: no cover - _malformed always raises
 
-    def _lazy_tail(self, buf: bytearray, p: int, n: int, *, last: bool) -> bool:
-        """Tell whether the rest may wait, unscanned, for the next chunk (after speculation).
+    # -- orjson boundaries -------------------------------------------------------------------
 
-        Only when it is certainly one unfinished container or string (or malformed), so items
-        of a valid body are never reported later than the exact path would: it starts with
-        ``{``, ``[`` or ``"``, its last byte cannot end one, and either it holds no ',' or ']'
-        (``last``: the candidate was the last delimiter) or a regex proves it is an unclosed
-        prefix. Else: the exact way, now.
+    def _fast(
+        self, buf: bytearray, view: memoryview, q: int, n: int, out: list[Any]
+    ) -> tuple[int, int, bool]:
+        """Elements from ``q`` (a ``{``, ``[`` or ``"``) by orjson boundaries.
+
+        Returns the next (position, state) and False if orjson refused the element there
+        (then it is at an element start, in ``_EXPECT``: the exact path takes it).
         """
-        q = _ws_match(buf, p).end()
-        if q >= n:
-            return True
-        first = buf[q]
-        if n - q > self._max:
-            return False
-        end = n - 1
-        while buf[end] in _WS_BYTES:
-            end -= 1
-        if first in _OPENERS:
-            if buf[end] in _CLOSERS:  # it may have just closed: let the exact path tell
-                return False
-        elif first != _QUOTE or buf[end] == _QUOTE:
-            return False
-        return last or _UNCLOSED_RE.match(buf, q) is not None
+        lim = char_end(buf, q, n)
+        spans: list[int] = []  # start, end, start, end...: complete elements not yet emitted
+        try:
+            while True:
+                verdict, k, value = self._parse(buf, view, q, lim)
+                if verdict == REFUSED:
+                    return q, _EXPECT, False
+                if verdict == UNFINISHED:
+                    self._first = False
+                    self._es = q
+                    self._mode = PARSE
+                    return (*self._follow_later(q, n), True)
+                e = blank_back(buf, k)  # the value ends before the blanks up to k
+                if e - q > self._max:
+                    self._too_large(q)
+                if self._first:
+                    self._first = False
+                    self._sig = self._sig or signature(buf, q, e)
+                self._size = e - q
+                if verdict == COMPLETE:  # the window ends with this element
+                    self._flush(buf, view, spans, out)
+                    out.append(value if self._decode else bytes(buf[q:e]))
+                    return k, _AFTER, True
+                spans += (q, e)
+                c = buf[k]
+                if c != _COMMA:
+                    return (k + 1, _DONE, True) if c == _RBRACKET else (k, _AFTER, True)
+                self._learn_sep(buf, k)
+                q = ws_match(buf, k + 1).end()
+                if q >= n or buf[q] not in _PARSED or self._split_next():
+                    return k + 1, _EXPECT, True
+        finally:
+            self._flush(buf, view, spans, out)
+
+    def _parse(self, buf: bytearray, view: memoryview, q: int, lim: int) -> tuple[int, int, Any]:
+        """:func:`parse_value` in a window that grows 4x while the element goes on.
+
+        The window starts at a few times the last element's length, so a chunk of many
+        elements is not converted to text for every element (orjson puts the whole input
+        in its error), and never goes past ``max_item_bytes`` + 1.
+        """
+        cap = min(lim, q + self._max + 1)
+        size = min(cap - q, max(_WINDOW_MIN, 4 * self._size))
+        while True:
+            end = q + size
+            if end < lim:  # cut back to a character boundary (an element cannot end there)
+                end = char_end(buf, q, end)
+            verdict, k, value = parse_value(view, q, end)
+            if verdict != UNFINISHED or q + size >= cap:
+                return verdict, k, value
+            size = min(cap - q, 4 * size)
+
+    def _flush(self, buf: bytearray, view: memoryview, spans: list[int], out: list[Any]) -> None:
+        """Emit the complete elements in ``spans`` (consecutive ones: one orjson call)."""
+        if not spans:
+            return
+        if not self._decode:
+            out += [bytes(buf[spans[i] : spans[i + 1]]) for i in range(0, len(spans), 2)]
+        elif len(spans) == 2:
+            out.append(orjson.loads(view[spans[0] : spans[1]]))
+        else:
+            cand = buf[spans[0] - 1 : spans[-1] + 1]  # the bytes around: a delimiter or blank
+            cand[0] = _LBRACKET
+            cand[-1] = _RBRACKET
+            try:
+                out += orjson.loads(cand)
+            except orjson.JSONDecodeError:  # '[' adds a level: an element at orjson's depth limit
+                out += [
+                    orjson.loads(view[spans[i] : spans[i + 1]]) for i in range(0, len(spans), 2)
+                ]
+        spans.clear()
+
+    # -- the exact path ----------------------------------------------------------------------
 
     def _expect(
         self, buf: bytearray, p: int, n: int, out: list[Any], *, run: bool
     ) -> tuple[int, int]:
         """Exact path at the start of an element (or, with ``run``, of a run of elements).
 
-        ``run`` is off right after a refused speculation: the first element is then most likely
-        cut by the chunk end, and a run regex would scan it in vain.
+        ``run`` is off when the element is likely to be cut by the chunk end: a run regex
+        would scan it in vain.
         """
-        p = _ws_match(buf, p).end()
-        if p >= n:
-            return p, _EXPECT
         c = buf[p]
         if c == _RBRACKET:
             if not self._first:
@@ -247,253 +376,21 @@ class ArrayFramer:
             return p + 1, _DONE
         if c == _COMMA:
             self._malformed(p, "expected an item", buf)
-        if self._decode and self._whole_tail(buf, p, n, out):
-            self._first = False
-            return n, _AFTER
+        self._first = False
         if run:
-            r = _run_match(buf, p).end()
+            r = run_match(buf, p).end()
             if r > p:
                 self._emit_run(buf, p, r, out)
-                self._first = False
                 return r, _EXPECT
-        self._first = False
         if self._sig is None:
-            self._learn(buf, p, n)
-        self._es = p
-        self._sp = p + 1
-        self._depth = 1
-        self._in_str = False
-        if c in _OPENERS:
-            self._mode = _CONTAINER
-        elif c == _QUOTE:
-            self._mode = _STRING
-        else:
-            self._mode = _NUMBER
-        return self._element(buf, n, out)
+            self._sig = signature(buf, p, n)
+        self._begin(buf, p)
+        return self._follow(buf, n, out)
 
-    def _whole_tail(self, buf: bytearray, p: int, n: int, out: list[Any]) -> bool:
-        """The usual server write: exactly one element that ends the buffer. Decode it at once.
-
-        Only an object or a string qualifies (a number could go on in the next chunk, and a
-        trailing ']' could close the array instead); if orjson accepts the bytes, they are one
-        complete element. Otherwise nothing happened and the exact path takes over.
-        """
-        end = n - 1
-        while end > p and buf[end] in _WS_BYTES:
-            end -= 1
-        if buf[end] not in _TAIL_ENDS or end - p >= self._max:
-            return False
-        try:
-            out.append(orjson.loads(buf[p : end + 1]))
-        except orjson.JSONDecodeError:
-            return False
-        return True
-
-    def _element(self, buf: bytearray, n: int, out: list[Any]) -> tuple[int, int]:
-        """Continue an element cut by a chunk boundary; return (position, state)."""
-        if self._mode == _CONTAINER:
-            end = self._scan_container(buf, n)
-        elif self._mode == _STRING:
-            e = _strbody_match(buf, self._sp).end()
-            end = e + 1 if e < n and buf[e] == _QUOTE else -1
-            self._sp = e
-        else:
-            e = _scalar_match(buf, self._sp).end()
-            end = e if e < n else -1
-            self._sp = e
-        es = self._es
-        if end < 0:
-            if n - es > self._max:
-                self._too_large(es)
-            return n, _ELEMENT
-        self._emit(buf, es, end, out)
-        return end, _AFTER
-
-    def _scan_container(self, buf: bytearray, n: int) -> int:
-        """Follow brackets from ``self._sp``; return the element end or -1 if unfinished."""
-        sp = self._sp
-        depth = self._depth
-        if self._in_str:
-            e = _strbody_match(buf, sp).end()
-            if e >= n or buf[e] != _QUOTE:
-                self._sp = e
-                return -1
-            sp = e + 1
-            self._in_str = False
-        while True:
-            sp = _content_match(buf, sp).end()
-            if sp >= n:
-                break
-            c = buf[sp]
-            if c == _QUOTE:  # a string the regex could not finish: it runs past the end
-                e = _strbody_match(buf, sp + 1).end()
-                if e < n and buf[e] == _QUOTE:
-                    sp = e + 1
-                    continue
-                self._in_str = True
-                sp = e
-                break
-            depth += 1 if c in _OPENERS else -1
-            sp += 1
-            if depth == 0:
-                return sp
-        self._sp = sp
-        self._depth = depth
-        return -1
-
-    # -- speculation -------------------------------------------------------------------------
-
-    def _speculate(self, buf: bytearray, p: int, n: int) -> tuple[int, list[Any], bool] | None:
-        """Decode the longest run ``buf[p:j]`` of whole elements with one orjson call.
-
-        Returns ``(j, items, j is the last delimiter)`` or None when no candidate decodes.
-        """
-        j, first = self._walk(buf, p, n)
-        if j < 0:
-            j = self._by_signature(buf, p, n)
-            first = False
-        if j < 0 or j - p > self._max:
-            return None
-        cand = buf[p - 1 : j + 1]  # p - 1 is the '[' or ',' before the run
-        cand[0] = _LBRACKET
-        cand[-1] = _RBRACKET
-        try:
-            items = orjson.loads(cand)
-        except orjson.JSONDecodeError:
-            return None
-        if not items:
-            return None
-        if self._sig is None:
-            self._learn(buf, _ws_match(buf, p).end(), j)
-        return j, items, first
-
-    def _walk(self, buf: bytearray, p: int, n: int) -> tuple[int, bool]:
-        """The last ``,``/``]`` with balanced brackets before it, and whether it is the last one.
-
-        Only the bracket kind of the first element is counted (``{}`` for objects, ``[]`` for
-        arrays, none for strings and scalars), with ``bytes.count``, blind to strings: a bracket
-        inside a string, or a mixed-type array, only costs a refused candidate (orjson has the
-        last word). The quick try is the last ``,{`` (``,[``); then the delimiters from the end,
-        at most ``_MAX_CANDIDATES``. -1 when none is found.
-        """
-        q = _ws_match(buf, p).end()
-        kind = buf[q] if q < n else 0
-        if kind == _LBRACE:
-            op, cl, pair = b"{", b"}", b",{"
-        elif kind == _LBRACKET:
-            op, cl, pair = b"[", b"]", b",["
-        else:
-            op = cl = pair = b""
-        # a ']' can only close the array as the last non-blank byte (else: malformed anyway)
-        last = n - 1
-        while last >= p and buf[last] in _WS_BYTES:
-            last -= 1
-        js = last if last >= p and buf[last] == _RBRACKET else -1
-        if pair:
-            j = max(buf.rfind(pair, p, n), js)
-            if j >= 0 and buf.count(op, p, j) == buf.count(cl, p, j):
-                tail_clear = buf.find(b",", j + 1, n) < 0 and buf.find(b"]", j + 1, n) < 0
-                return j, j == js or tail_clear
-        balance = buf.count(op, p, n) - buf.count(cl, p, n) if op else 0
-        jc = buf.rfind(b",", p, n)
-        end = n
-        for tried in range(_MAX_CANDIDATES):
-            j = jc if jc > js else js
-            if j < 0:
-                break
-            if op:  # move the counted tail [j, n) back to j: the rest is the balance of [p, j)
-                balance -= buf.count(op, j, end) - buf.count(cl, j, end)
-            end = j
-            if balance == 0:
-                return j, tried == 0
-            if j == jc:
-                jc = buf.rfind(b",", p, j)
-            else:
-                js = -1
-        return -1, False
-
-    def _by_signature(self, buf: bytearray, p: int, n: int) -> int:
-        """Find the ',' before the last element that starts like earlier ones (e.g. ``{"id":``).
-
-        For big elements whose unfinished tail holds more commas than the walk tries.
-        """
-        sig = self._sig
-        if sig is None:
-            return -1
-        balance = buf.count(b"{", p, n) - buf.count(b"}", p, n)
-        end = n
-        k = buf.rfind(sig, p + 1, n)
-        for _ in range(_SIG_TRIES):
-            if k <= p:
-                break
-            j = buf.rfind(b",", p, k)
-            if j < 0:
-                break
-            # as in _walk: drop the counts of [j, end) so ``balance`` is that of [p, j)
-            balance -= buf.count(b"{", j, end) - buf.count(b"}", j, end)
-            end = j
-            if balance == 0 and _ws_match(buf, j + 1).end() == k:
-                return j
-            k = buf.rfind(sig, p + 1, j)
-        return -1
-
-    def _learn(self, buf: bytearray, q: int, j: int) -> None:
-        """Remember how elements start: an object's bytes through its first ``:``."""
-        if q < j and buf[q] == _LBRACE:
-            k = buf.find(b":", q, min(j, q + _SIG_MAX))
-            if k > 0:
-                self._sig = bytes(buf[q : k + 1])
-
-    # -- emitting items ----------------------------------------------------------------------
-
-    def _emit_run(self, buf: bytearray, p: int, r: int, out: list[Any]) -> None:
-        """Emit the elements of ``buf[p:r]`` (elements each followed by a ',')."""
-        k = buf.rfind(b",", p, r)
-        if self._decode and k - p <= self._max:
-            cand = buf[p - 1 : k + 1]
-            cand[0] = _LBRACKET
-            cand[-1] = _RBRACKET
-            try:
-                out += orjson.loads(cand)
-            except orjson.JSONDecodeError:
-                pass  # find the culprit (and its offset) one element at a time
-            else:
-                return
-        for m in _ITEM_RE.finditer(buf, p, r):
-            self._emit(buf, m.start(1), m.end(1), out)
-
-    def _emit(self, buf: bytearray, es: int, ee: int, out: list[Any]) -> None:
-        if ee - es > self._max:
-            self._too_large(es)
-        if not self._decode:
-            out.append(bytes(buf[es:ee]))
-            return
-        try:
-            out.append(orjson.loads(buf[es:ee]))
-        except orjson.JSONDecodeError as err:
-            offset = decode_error_offset(err, self._base + es)
-            raise MalformedError(
-                f"malformed JSON item at byte {offset} (item starts at byte {self._base + es}): "
-                f"{err.msg}",
-                offset,
-            ) from None
-
-    def _malformed(self, p: int, what: str, buf: bytearray) -> None:
-        offset = self._base + p
-        got = bytes(buf[p : p + 16])
-        raise MalformedError(
-            f"malformed JSON array at byte {offset}: {what}, got {got!r}; "
-            "check that the response really is one JSON array (Content-Type / format)",
-            offset,
-        )
-
-    def _too_large(self, es: int) -> None:
-        offset = self._base + es
-        raise ItemTooLargeError(
-            f"item starting at byte {offset} exceeds max_item_bytes={self._max}; "
-            "raise max_item_bytes if such items are expected",
-            offset,
-        )
+    def _follow(self, buf: bytearray, n: int, out: list[Any]) -> tuple[int, int]:
+        """The exact path through the element at ``_es``; return the next (position, state)."""
+        end = self._element(buf, n, out)
+        return (n, _ELEMENT) if end < 0 else (end, _AFTER)
 
     def _compact(self) -> None:
         """Drop consumed bytes (O(1): bytearray deletes its head in place)."""
