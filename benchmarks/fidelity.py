@@ -411,7 +411,8 @@ def _cells(r: dict[str, Any]) -> list[str]:
     if local:
         verdict = "SAT" if r.get("generator_saturated") else "ok"
         cpu, lag = _f(local.get("cpu_pct_p90"), 0), _f(local.get("loop_lag_ms_p99"), 1)
-        health = f"{verdict} cpu90 {cpu} lag99 {lag}"
+        wait = _f(local.get("cpu_wait_pct_p90"), 1)
+        health = f"{verdict} cpu90 {cpu} lag99 {lag} wait90 {wait}"
     gap = [_f(r["gap_abs_p50_ms"]), _f(r["gap_abs_p99_ms"]), _f(r["gap_abs_max_ms"], 1)]
     return [
         r["kind"], str(r["streams"]), f"{r['items_per_s']:.0f}", " / ".join(gap),

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 import time
 
 import gevent
@@ -10,10 +13,13 @@ import pytest
 
 from harness.health import (
     CPU_SATURATED_PCT,
+    CPU_WAIT_SATURATED_PCT,
     LAG_SATURATED_MS,
     HealthMonitor,
     HealthSamples,
     merge_samples,
+    run_delay_s,
+    saturation_causes,
 )
 
 # Locust (imported by another test module) monkey-patches time.sleep into a gevent sleep; the
@@ -24,6 +30,7 @@ blocking_sleep = gevent.monkey.get_original("time", "sleep")
 def test_thresholds_are_the_documented_ones() -> None:
     assert CPU_SATURATED_PCT == 90.0
     assert LAG_SATURATED_MS == 4.0
+    assert CPU_WAIT_SATURATED_PCT == 2.0
 
 
 def test_idle_samples_are_not_saturated() -> None:
@@ -64,6 +71,34 @@ def test_lag_p99_above_4ms_is_saturated(lag: list[float], saturated: bool) -> No
     assert summary["loop_lag_ms_max"] == max(lag)
 
 
+@pytest.mark.parametrize(
+    ("wait", "saturated"),
+    [
+        ([0.5] * 9 + [40.0], False),  # one bad second in ten: p90 is still 0.5 %
+        ([0.5] * 8 + [3.0] * 2, True),
+        ([2.0] * 10, False),
+        ([2.01] * 10, True),
+        ([], False),  # no schedstat (not Linux): the signal is absent, not zero-and-healthy
+    ],
+)
+def test_cpu_wait_p90_above_2pct_is_saturated(wait: list[float], saturated: bool) -> None:
+    summary = HealthSamples(cpu_pct=[5.0], lag_ms=[0.1], cpu_wait_pct=wait).summary()
+    assert summary["saturated"] is saturated
+    assert summary["cpu_wait_pct_max"] == (max(wait) if wait else 0.0)
+
+
+def test_saturation_causes_name_each_signal_with_its_figure() -> None:
+    calm = HealthSamples(cpu_pct=[10.0], lag_ms=[0.2], cpu_wait_pct=[0.0]).summary()
+    assert saturation_causes(calm) == []
+    busy = HealthSamples(cpu_pct=[97.0] * 10, lag_ms=[6.5] * 100, cpu_wait_pct=[12.0] * 10)
+    causes = saturation_causes(busy.summary())
+    assert causes == [
+        "CPU p90 97 % > 90 %",
+        "event-loop lag p99 6.5 ms > 4 ms",
+        "waiting for a CPU 12.0 % of the time (p90) > 2 %: other processes had the CPUs",
+    ]
+
+
 def test_empty_samples_summarise_to_zeros() -> None:
     summary = HealthSamples().summary()
     assert summary["samples"] == 0
@@ -73,10 +108,11 @@ def test_empty_samples_summarise_to_zeros() -> None:
 
 
 def test_merge_samples_pools_every_batch() -> None:
-    parts = [HealthSamples([10.0], [1.0, 2.0]), HealthSamples([95.0, 96.0], [30.0])]
+    parts = [HealthSamples([10.0], [1.0, 2.0], [0.5]), HealthSamples([95.0, 96.0], [30.0])]
     merged = merge_samples(parts)
     assert merged.cpu_pct == [10.0, 95.0, 96.0]
     assert merged.lag_ms == [1.0, 2.0, 30.0]
+    assert merged.cpu_wait_pct == [0.5]
     assert merge_samples([]) == HealthSamples()
 
 
@@ -150,3 +186,38 @@ def test_busy_loop_shows_as_cpu_matching_the_process_clock() -> None:
     # Alone the spin shows ~100 %; other processes on the 2 shared CPUs take some of it.
     assert share > 5.0
     assert sum(samples) / len(samples) == pytest.approx(share, abs=15.0)
+
+
+HOG = "import time\nend = time.perf_counter() + {seconds}\nwhile time.perf_counter() < end: pass\n"
+
+
+def test_sharing_a_cpu_with_a_busy_process_shows_as_cpu_wait() -> None:
+    assert sys.platform.startswith("linux"), "flowload's CI runs on Linux, where schedstat exists"
+    assert run_delay_s() is not None
+    saved = os.sched_getaffinity(0)
+    cpu = min(saved)
+    monitor = HealthMonitor(interval_s=0.1, lag_probe_s=0.01)
+    os.sched_setaffinity(0, {cpu})  # this process and a CPU hog on one CPU: they take turns
+    try:
+        hog = subprocess.Popen(
+            [sys.executable, "-c", HOG.format(seconds=0.8)],
+            preexec_fn=lambda: os.sched_setaffinity(0, {cpu}),  # noqa: PLW1509 - affinity only
+        )
+        gevent.sleep(0.1)  # the hog is running
+        waited, wall = run_delay_s() or 0.0, time.perf_counter()
+        monitor.start()
+        end = time.perf_counter() + 0.5
+        while time.perf_counter() < end:  # stay runnable, so the scheduler has to make us wait
+            sum(range(2000))
+            gevent.sleep(0)
+        monitor.stop()
+        share = 100.0 * ((run_delay_s() or 0.0) - waited) / (time.perf_counter() - wall)
+        hog.wait(timeout=10)
+    finally:
+        os.sched_setaffinity(0, saved)
+    samples = monitor.samples.cpu_wait_pct
+    assert len(samples) >= 3
+    # Two runnable processes on one CPU: each waits about half the time.
+    assert share > 20.0
+    assert sum(samples) / len(samples) == pytest.approx(share, abs=15.0)
+    assert monitor.samples.summary()["saturated"] is True

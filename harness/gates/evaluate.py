@@ -137,7 +137,7 @@ def run_problem(summary: Block, gates: Sequence[Gate], min_streams: int) -> str 
     """
     run = summary.get("run") or {}
     if run.get("generator_saturated"):
-        return "the load generator was saturated (CPU or event-loop lag)"
+        return "the load generator was saturated (CPU, event-loop lag or waiting for a CPU)"
     if run.get("degraded") or run.get("lost_workers"):
         lost = ", ".join(str(w) for w in run.get("lost_workers") or []) or "some"
         return f"worker(s) {lost} were lost before their final report"

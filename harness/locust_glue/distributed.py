@@ -33,6 +33,7 @@ def make_report_to_master_listener(environment: Any) -> Any:
             "cancelled": cancelled,
             "cpu_pct": health.cpu_pct,
             "lag_ms": health.lag_ms,
+            "cpu_wait_pct": health.cpu_wait_pct,
             "running": state.test_running,
             "steps": session.steps.take_delta() if session.steps is not None else None,
         }
@@ -53,6 +54,7 @@ def make_worker_report_listener(environment: Any) -> Any:
         view.running = bool(part.get("running"))
         view.health.cpu_pct.extend(part.get("cpu_pct", []))
         view.health.lag_ms.extend(part.get("lag_ms", []))
+        view.health.cpu_wait_pct.extend(part.get("cpu_wait_pct", []))
         session = state.session
         if session is None:
             return

@@ -15,6 +15,7 @@ import harness
 from harness.console import format_summary_table
 from harness.errors import FlowloadError
 from harness.exitcodes import EXIT_COULD_NOT_RUN
+from harness.health import saturation_causes
 from harness.locust_glue.gating import finish_gates, print_gates
 from harness.locust_glue.state import LOCAL, MASTER, GlueState
 from harness.rundir import SUMMARY_FILE
@@ -42,6 +43,17 @@ def _generator(state: GlueState) -> tuple[dict[str, Any], bool]:
         return {"workers": per_worker, "saturated": saturated}, saturated
     summary = state.health.samples.summary()
     return {"local": summary, "saturated": summary["saturated"]}, bool(summary["saturated"])
+
+
+def _causes(generator: dict[str, Any]) -> str:
+    """The saturation causes of the local process or of each worker, as one phrase."""
+    if "local" in generator:
+        return "; ".join(saturation_causes(generator["local"]))
+    return "; ".join(
+        f"{wid}: {', '.join(saturation_causes(summary))}"
+        for wid, summary in generator.get("workers", {}).items()
+        if summary.get("saturated")
+    )
 
 
 def finalize(state: GlueState, environment: Any, *, interrupted: bool = False) -> None:
@@ -129,9 +141,10 @@ def _print_end_of_run(state: GlueState, summary: dict[str, Any]) -> None:
         )
     if run["generator_saturated"]:
         lines.append(
-            "WARNING: the load generator was saturated (CPU or event-loop lag): the latencies "
-            "above describe the harness, not the server. Use fewer users per process or add "
-            "workers (--processes / --worker)."
+            f"WARNING: the load generator was saturated ({_causes(run['generator'])}): the "
+            "latencies above describe the harness, not the server. Use fewer users per process, "
+            "add workers (--processes / --worker), or keep other busy processes (the server "
+            "too) off the generator's CPUs."
         )
     if run["lost_workers"]:
         lines.append(f"WARNING: worker(s) lost before their final report: {run['lost_workers']}")

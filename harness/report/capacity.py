@@ -194,8 +194,9 @@ def general_caveats(result: RunAnalysis) -> list[str]:
     )
     if run.get("generator_saturated"):
         out.append(
-            "WARNING: the load generator was saturated (CPU or event-loop lag): latencies may "
-            "describe the harness, not the server. Add workers (--workers) and run again."
+            "WARNING: the load generator was saturated (CPU, event-loop lag or waiting for a "
+            "CPU): latencies may describe the harness, not the server. Add workers (--workers), "
+            "keep other busy processes off its CPUs, and run again."
         )
     if run.get("cancelled_streams"):
         out.append(

@@ -233,8 +233,9 @@ def run_warnings(run: RunData) -> list[str]:
     warnings = []
     if info.get("generator_saturated"):
         warnings.append(
-            "The load generator was saturated (CPU or event-loop lag): latencies may describe "
-            "the harness, not the server. Use fewer users per process or more workers."
+            "The load generator was saturated (CPU, event-loop lag or waiting for a CPU): "
+            "latencies may describe the harness, not the server. Use fewer users per process or "
+            "more workers, and keep other busy processes off its CPUs."
         )
     if info.get("interrupted"):
         warnings.append("The run was interrupted before its planned end.")
