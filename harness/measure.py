@@ -106,11 +106,12 @@ class _Stream:
 
     def _consume(self, response: Response, reader: ItemReader) -> _Decided:
         limit_deadline = self.t0 + self.limits.limit_s + self.limits.limit_grace_s
-        last_bytes_t = response.t_headers
+        stall_s = self.limits.stall_timeout_s
+        read, feed, gaps = response.read_by, reader.feed, self.gaps  # the per-read hot loop
+        stall_deadline = response.t_headers + stall_s
         while True:
-            stall_deadline = last_bytes_t + self.limits.stall_timeout_s
             try:
-                data, t = response.read(min(stall_deadline, limit_deadline) - time.perf_counter())
+                data, t = read(min(stall_deadline, limit_deadline))
             except ReadTimeout:
                 raise self._timed_out(stall_deadline, limit_deadline) from None
             try:
@@ -118,12 +119,18 @@ class _Stream:
                     self._record(len(reader.finish()), t)
                     return _Decided(Outcome.OK, None, t)
                 self.bytes += len(data)
-                last_bytes_t = t
-                self._record(len(reader.feed(data)), t)
+                stall_deadline = t + stall_s
+                n = len(feed(data))
             except ReaderError as exc:
                 # Items completed by this chunk before the bad byte did arrive: count them.
                 self._record(len(exc.items), t)
                 raise
+            if n == 1 and self.ttfi is not None:  # the paced case, inline: one gap
+                gaps.append(t - self.last_item_t)
+                self.last_item_t = t
+                self.items += 1
+            else:
+                self._record(n, t)
 
     def _record(self, n: int, t: float) -> None:
         if not n:

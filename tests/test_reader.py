@@ -375,6 +375,39 @@ def test_big_elements_in_big_chunks_skip_the_exact_scanner(monkeypatch: pytest.M
     assert scans == []
 
 
+def test_paced_one_element_chunks_skip_the_state_machine(monkeypatch: pytest.MonkeyPatch) -> None:
+    # ',{...}' right after an element: one orjson call; only '[' + first and ']' are framed
+    from harness.reader._array import ArrayFramer
+
+    runs: list[int] = []
+    original = ArrayFramer._run
+
+    def spy(self: ArrayFramer, buf: bytearray, out: list[Any], fresh: int) -> None:
+        runs.append(fresh)
+        original(self, buf, out, fresh)
+
+    monkeypatch.setattr(ArrayFramer, "_run", spy)
+    items = [{"id": i, "s": "},{" * (i % 3)} for i in range(50)]
+    chunks = [b"[" + orjson.dumps(items[0])]
+    chunks += [b"," + orjson.dumps(item) for item in items[1:]] + [b"]"]
+    for decode in (True, False):
+        runs.clear()
+        reader = ItemReader(ItemFormat.JSON_ARRAY, decode=decode)
+        got = [reader.feed(chunk) for chunk in chunks]
+        assert [len(feed) for feed in got] == [1] * 50 + [0]
+        flat = [item for feed in got for item in feed]
+        assert (flat if decode else [orjson.loads(g) for g in flat]) == items
+        assert reader.complete
+        assert reader.bytes_fed == sum(map(len, chunks))
+        assert runs == [len(chunks[0]), 1]  # the first chunk and the closing ']'
+    # an element that is not valid JSON goes the usual way and is reported at its offset
+    reader = ItemReader(ItemFormat.JSON_ARRAY)
+    reader.feed(chunks[0])
+    with pytest.raises(MalformedError) as caught:
+        reader.feed(b',{"id": x}')
+    assert caught.value.offset == len(chunks[0]) + len(b',{"id": ')
+
+
 def test_small_raw_elements_are_split_at_the_signature(monkeypatch: pytest.MonkeyPatch) -> None:
     # decode=False: runs of look-alike objects are cut at ',{"id":' and each piece checked
     from harness.reader import _array

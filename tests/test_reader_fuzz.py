@@ -181,7 +181,12 @@ TUNINGS: dict[str, dict[str, object]] = {
         "split_run": NO_SPECULATION,
     },
     # the reference: the exact scanner alone
-    "exact": {"_REREAD": 0, "speculate": NO_SPECULATION, "split_run": NO_SPECULATION},
+    "exact": {
+        "_REREAD": 0,
+        "_PACED": False,
+        "speculate": NO_SPECULATION,
+        "split_run": NO_SPECULATION,
+    },
 }
 
 
@@ -363,3 +368,28 @@ def test_all_paths_agree_on_lookalike_records(
     assert (got if decode else [orjson.loads(g) for g in got]) == items
     for name, trace in traces.items():
         assert trace == traces["exact"], name
+
+
+# A paced server writes one element per chunk: '[' + first, then ',' + each next one, then ']'.
+# Those chunks take a shortcut (one orjson call, no buffering) that must agree with the rest.
+@settings(max_examples=150, deadline=None, derandomize=True)
+@given(
+    data=st.data(),
+    decode=st.booleans(),
+    limit=st.one_of(st.integers(1, 64), st.just(16 * 1024 * 1024)),
+)
+def test_paced_one_element_chunks_agree_with_the_exact_path(
+    data: st.DataObject, decode: bool, limit: int
+) -> None:
+    items = data.draw(st.lists(TRICKY, min_size=1, max_size=8))
+    elements = [orjson.dumps(item) for item in items]
+    at = data.draw(st.integers(0, len(elements) - 1))
+    damage = data.draw(st.sampled_from([b"", b"x", b"}", b",{}", b"\xff", b" "]))
+    elements[at] = elements[at] + damage  # may stay valid: ' ' and '' are fine
+    chunks = [b"[" + elements[0]] + [b"," + e for e in elements[1:]] + [b"]"]
+    traces = _traces(chunks, decode=decode, limit=limit)
+    for name, trace in traces.items():
+        assert trace == traces["exact"], name
+    if not damage.strip() and limit > 1024:
+        flat = [item for feed in traces["default"][:-1] for item in feed]
+        assert (flat if decode else [orjson.loads(i) for i in flat]) == items

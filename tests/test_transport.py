@@ -254,6 +254,22 @@ def test_read_timeout_is_the_callers(client: HttpClient) -> None:
         response.abort()
 
 
+def test_read_by_takes_an_absolute_deadline(client: HttpClient) -> None:
+    with ScriptedServer(chunked([(0.0, b"[1,"), (0.3, b"2,"), (3.0, b"3]")])) as srv:
+        response = client.send(HttpRequest("GET", srv.url()))
+        assert response.read_by(None)[0] == b"[1,"
+        data, t = response.read_by(time.perf_counter() + 2.0)
+        assert data == b"2,"
+        assert t <= time.perf_counter()
+        deadline = time.perf_counter() + 0.2
+        with pytest.raises(ReadTimeout):
+            response.read_by(deadline)
+        assert deadline - 0.01 < time.perf_counter() < deadline + 0.8
+        with pytest.raises(ReadTimeout):  # a deadline already past: no wait at all
+            response.read_by(time.perf_counter() - 1.0)
+        response.abort()
+
+
 @pytest.mark.parametrize(
     "script",
     [
