@@ -40,23 +40,13 @@ def _on_gc(phase: str, info: dict[str, Any]) -> None:
 
 gc.callbacks.append(_on_gc)
 
-# Experiments only: FIDELITY_GC="off" disables the cyclic GC, "freeze" freezes everything alive
-# once all users are spawned (gc.freeze: later full collections skip those objects),
-# "T0,T1,T2" sets the collector's thresholds.
+# Experiments only: FIDELITY_GC="off" disables the cyclic GC, "T0,T1,T2" sets the collector's
+# thresholds. (The glue itself freezes the heap once spawning completes: see docs/benchmarks.md.)
 _GC_MODE = os.environ.get("FIDELITY_GC", "")
 if _GC_MODE == "off":
     gc.disable()
-elif _GC_MODE and _GC_MODE != "freeze":
+elif _GC_MODE:
     gc.set_threshold(*(int(x) for x in _GC_MODE.split(",")))
-
-
-def _freeze(**_kw: Any) -> None:
-    if _GC_MODE == "freeze":
-        gc.collect()
-        gc.freeze()
-
-
-events.spawning_complete.add_listener(_freeze)  # type: ignore[no-untyped-call]
 
 
 class FidelityStreamUser(glue.FlowStreamUser):
