@@ -233,7 +233,7 @@ def on_spawning_complete(user_count: int, **_kw: Any) -> None:
     GC would walk in one full collection soon after: a 30-40 ms pause of the whole event loop
     at 1,000 streams, which every stream measures as a late item. ``gc.freeze()`` (no
     collection first: no pause while streams run) moves it out of later collections; those
-    then walk only the objects made since. Measured in docs/benchmarks.md ("GC").
+    then walk only the objects made since. Measured in docs/benchmarks.md, section 0.
     """
     for state in _all_states():
         state.max_users = max(state.max_users, int(user_count))
