@@ -109,23 +109,32 @@ class ArrayFramer(ExactPath):
         usual way, which reports errors). Skips the state machine's per-chunk steps: a paced
         stream delivers nearly every item like this.
         """
-        size = len(data) - 1
-        if (
-            size < 2
-            or data[0] != _COMMA
-            or data[1] != _LBRACE
-            or data[-1] != _RBRACE
-            or size > min(self._max, 4 * self._size + 256)
-            or not (self._decode or self._size <= _RAW_SPLIT_MAX)
+        if len(data) < 3 or data[0] != _COMMA or data[1] != _LBRACE or data[-1] != _RBRACE:
+            return _NOTHING
+        value = self._one(data, 1, len(data))
+        if value is not _NOTHING:
+            self._base += len(data)
+        return value
+
+    def _one(self, data: bytes | bytearray | memoryview, q: int, end: int) -> Any:
+        """``data[q:end]`` as one element if orjson accepts it (and its size is plausible).
+
+        Returns the value (raw mode: the bytes) or ``_NOTHING``; a failed try costs the parse
+        of the first element only. Raw mode decodes to check only small elements (cheaper than
+        an orjson error); a chunk far bigger than the last element holds many: the guessed run
+        is the way.
+        """
+        if end - q > min(self._max, 4 * self._size + 256) or not (
+            self._decode or self._size <= _RAW_SPLIT_MAX
         ):
             return _NOTHING
         try:
-            value = orjson.loads(memoryview(data)[1:])
+            # A temporary view: freed when loads returns, so a bytearray buffer stays resizable.
+            value = orjson.loads(memoryview(data)[q:end])
         except orjson.JSONDecodeError:
             return _NOTHING
-        self._base += size + 1
-        self._size = size
-        return value if self._decode else bytes(data[1:])
+        self._size = end - q
+        return value if self._decode else bytes(data[q:end])
 
     def finish(self) -> list[Any]:
         """End of body: raise :class:`TruncatedError` unless the array was closed."""
@@ -204,25 +213,19 @@ class ArrayFramer(ExactPath):
     def _whole(self, buf: bytearray, q: int, n: int, out: list[Any]) -> bool:
         """The usual server write: one element that ends the buffer. Decode it at once.
 
-        (Raw mode: decode it to check it, if it is small: cheaper than an orjson error.)
-
         Only when the last non-blank byte can end the element at ``q``; if orjson accepts
-        the bytes, they are that one element. Otherwise nothing happened (a failed try costs
-        the parse of the first element only).
+        the bytes, they are that one element (:meth:`_one`). Otherwise nothing happened.
         """
-        if buf[q] not in _PARSED or not (self._decode or self._size <= _RAW_SPLIT_MAX):
-            return False  # raw mode, big elements: decoding just to check costs too much
-        end = blank_back(buf, n)
-        if buf[end - 1] != _CLOSER[buf[q]] or end - q > min(self._max, 4 * self._size + 256):
-            return False  # (a chunk of many elements: the guessed run is the way)
-        try:
-            with memoryview(buf) as view:
-                value = orjson.loads(view[q:end])
-        except orjson.JSONDecodeError:
+        if buf[q] not in _PARSED:
             return False
-        out.append(value if self._decode else bytes(buf[q:end]))
+        end = blank_back(buf, n)
+        if buf[end - 1] != _CLOSER[buf[q]]:
+            return False
+        value = self._one(buf, q, end)
+        if value is _NOTHING:
+            return False
+        out.append(value)
         self._first = False
-        self._size = end - q
         return True
 
     def _guess(self, buf: bytearray, q: int, n: int) -> tuple[int, list[Any]] | None:
