@@ -2,8 +2,18 @@
 
 Times are ``perf_counter()`` seconds from ``t0``: the request start, or in arrival-rate mode the
 *intended* start (coordinated-omission correction; ``schedule_lag_s`` says how late the real start
-was). An item's arrival time is the receipt time of the chunk that completed it, so items completed
-by one chunk are 0 s apart: that is what the bytes say.
+was). An item's arrival time is the arrival time of the read that completed it: the kernel's
+receive stamp of the read's newest bytes where the transport has stamps, else the moment the read
+returned. Items completed by one read are 0 s apart: that is what the bytes say.
+
+With kernel stamps, an item that ended its read (only separators after it) is exact; items
+followed by more bytes in the same read may have arrived earlier, by up to the read's bound
+(:meth:`Response.bound`): they are recorded in the client's read timings, so a run can say how
+far its item times can be off.
+
+The execution limit is the server's promise: it is judged from the moment the request was sent,
+with a small grace for the transfer of the last bytes (1 % of the limit, at least 50 ms). A
+stream still streaming then, or one that completed only after it, is ``limit_exceeded``.
 """
 
 from __future__ import annotations
@@ -25,12 +35,14 @@ from harness.reader import (
 )
 from harness.result import Outcome, StreamResult
 from harness.transport import (
+    CLOCK_KERNEL,
     ConnectError,
     ConnectionLost,
     HttpClient,
     HttpRequest,
     ProtocolError,
     ReadTimeout,
+    ReadTimings,
     Response,
     ResponseTimeout,
     TransportError,
@@ -44,20 +56,36 @@ _MIN_SECRET_LEN = 6  # shorter values (env=1) are not keys, and masking them wou
 _MIN_FRAGMENT = 8  # a quoted piece of a key this long is masked as well
 
 
+GRACE_SHARE = 0.01  # transfer grace after the limit: 1 % of it ...
+MIN_GRACE_S = 0.05  # ... and at least this
+
+
 @dataclass(frozen=True, slots=True)
 class StreamLimits:
-    """How long a stream may take before the harness calls it stalled or over the limit."""
+    """How long a stream may take before the harness calls it stalled or over the limit.
+
+    ``limit_grace_s`` (default: 1 % of the limit, at least 50 ms) is time for the last bytes to
+    travel, counted after the limit from the moment the request was sent.
+    """
 
     limit_s: float = 300.0
     stall_timeout_s: float = 60.0
-    limit_grace_s: float = 5.0
+    limit_grace_s: float | None = None
 
     def __post_init__(self) -> None:
-        if not (self.limit_s > 0 and self.stall_timeout_s > 0 and self.limit_grace_s >= 0):
+        grace = self.limit_grace_s
+        if not (self.limit_s > 0 and self.stall_timeout_s > 0 and (grace is None or grace >= 0)):
             raise ConfigError(
                 "stream limits must be limit_s > 0, stall_timeout_s > 0, limit_grace_s >= 0; "
-                f"got {self.limit_s}, {self.stall_timeout_s}, {self.limit_grace_s}"
+                f"got {self.limit_s}, {self.stall_timeout_s}, {grace}"
             )
+
+    @property
+    def grace_s(self) -> float:
+        """The transfer grace after the limit, in seconds."""
+        if self.limit_grace_s is not None:
+            return self.limit_grace_s
+        return max(MIN_GRACE_S, GRACE_SHARE * self.limit_s)
 
 
 class _Decided(Exception):  # noqa: N818 - control flow, never escapes this module
@@ -74,12 +102,18 @@ class _Stream:
     """The state of one measurement; ``run()`` returns its single StreamResult."""
 
     def __init__(
-        self, request: HttpRequest, limits: StreamLimits, t0: float, secrets: tuple[str, ...]
+        self,
+        request: HttpRequest,
+        limits: StreamLimits,
+        t0: float,
+        secrets: tuple[str, ...],
+        timings: ReadTimings | None,
     ) -> None:
         self.request = request
         self.limits = limits
         self.t0 = t0
         self.secrets = secrets
+        self.timings = timings  # kernel-stamped reads: where uncertain items are counted
         self.response: Response | None = None
         self.ttfb: float | None = None
         self.ttfi: float | None = None
@@ -105,9 +139,10 @@ class _Stream:
             return self._classify(exc)
 
     def _consume(self, response: Response, reader: ItemReader) -> _Decided:
-        limit_deadline = self.t0 + self.limits.limit_s + self.limits.limit_grace_s
+        limit_deadline = response.t_sent + self.limits.limit_s + self.limits.grace_s
         stall_s = self.limits.stall_timeout_s
         read, feed, gaps = response.read_by, reader.feed, self.gaps  # the per-read hot loop
+        timings = self.timings
         stall_deadline = response.t_headers + stall_s
         while True:
             try:
@@ -117,7 +152,7 @@ class _Stream:
             try:
                 if not data:
                     self._record(len(reader.finish()), t)
-                    return _Decided(Outcome.OK, None, t)
+                    return self._ended(t, limit_deadline)
                 self.bytes += len(data)
                 stall_deadline = t + stall_s
                 n = len(feed(data))
@@ -125,12 +160,35 @@ class _Stream:
                 # Items completed by this chunk before the bad byte did arrive: count them.
                 self._record(len(exc.items), t)
                 raise
+            if not n:
+                continue
+            if timings is not None and (n > 1 or reader.partial or not response.tail_exact):
+                self._uncertain(response, reader, n)
             if n == 1 and self.ttfi is not None:  # the paced case, inline: one gap
                 gaps.append(t - self.last_item_t)
                 self.last_item_t = t
                 self.items += 1
             else:
                 self._record(n, t)
+
+    def _uncertain(self, response: Response, reader: ItemReader, n: int) -> None:
+        """Count the items of one read that may have arrived before its newest bytes."""
+        exact_tail = response.tail_exact and not reader.partial
+        uncertain = n - 1 if exact_tail else n
+        if uncertain and self.timings is not None:
+            self.timings.record_bound(response.bound(), uncertain)
+
+    def _ended(self, t: float, limit_deadline: float) -> _Decided:
+        """The body ended at ``t``: ok, unless the server's limit had passed by then."""
+        if t <= limit_deadline:
+            return _Decided(Outcome.OK, None, t)
+        took = t - (limit_deadline - self.limits.limit_s - self.limits.grace_s)
+        return _Decided(
+            Outcome.LIMIT_EXCEEDED,
+            f"completed {took:.1f} s after the request was sent, past the limit of "
+            f"{self.limits.limit_s:g} s",
+            t,
+        )
 
     def _record(self, n: int, t: float) -> None:
         if not n:
@@ -147,8 +205,10 @@ class _Stream:
     def _timed_out(self, stall_deadline: float, limit_deadline: float) -> _Decided:
         now = time.perf_counter()
         if limit_deadline <= stall_deadline:
-            over = self.limits.limit_s + self.limits.limit_grace_s
-            return _Decided(Outcome.LIMIT_EXCEEDED, f"still streaming after {over:g} s", now)
+            limit = self.limits.limit_s
+            return _Decided(
+                Outcome.LIMIT_EXCEEDED, f"still streaming past the limit of {limit:g} s", now
+            )
         stall = self.limits.stall_timeout_s
         return _Decided(Outcome.STALLED, f"no body bytes for {stall:g} s", now)
 
@@ -184,7 +244,8 @@ class _Stream:
         if isinstance(exc, ResponseTimeout):
             return _Decided(Outcome.TIMEOUT, str(exc), now)
         if isinstance(exc, ConnectionLost | TruncatedError):
-            if now - self.t0 >= self.limits.limit_s:
+            sent = self.response.t_sent if self.response is not None else self.t0
+            if now - sent >= self.limits.limit_s:
                 return _Decided(
                     Outcome.LIMIT_EXCEEDED, f"cut by the server at the limit: {exc}", now
                 )
@@ -262,7 +323,8 @@ def measure_stream(
     start = time.perf_counter()
     wall = time.time()  # a timestamp for the record, never used for a duration
     t0 = start if intended_start is None else intended_start
-    stream = _Stream(request, limits, t0, _secrets(request))
+    timings = client.timings if client.clock == CLOCK_KERNEL else None
+    stream = _Stream(request, limits, t0, _secrets(request), timings)
     decided: _Decided | None = None
     try:
         decided = stream.run(client, reader, make_reader or ItemReader)
@@ -274,6 +336,7 @@ def measure_stream(
             else:
                 stream.response.abort()
     response = stream.response
+    client.timings.items += stream.items
     return StreamResult(
         env=env,
         flow=flow,

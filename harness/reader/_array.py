@@ -84,6 +84,11 @@ class ArrayFramer(ExactPath):
         """True once the closing ``]`` was seen."""
         return self._state == _DONE
 
+    @property
+    def partial(self) -> bool:
+        """True while bytes of an unfinished element are held (not between elements)."""
+        return self._state == _ELEMENT
+
     def feed(self, data: bytes | bytearray | memoryview) -> list[Any]:
         """Append ``data``; return the elements it completed."""
         if _PACED and self._state == _AFTER and not self._buf:

@@ -73,6 +73,11 @@ class NdjsonFramer:
 
     complete = False  # set by a successful finish()
 
+    @property
+    def partial(self) -> bool:
+        """True while bytes of an unfinished line (other than blanks) are held."""
+        return bool(self._lines.buf.strip(_BLANK))
+
     def feed(self, data: bytes | bytearray | memoryview) -> list[Any]:
         """Append ``data``; return the values of the lines it completed."""
         start = self._lines.base
@@ -145,6 +150,11 @@ class SseFramer:
         self._event_start = base
 
     complete = False  # set by a successful finish()
+
+    @property
+    def partial(self) -> bool:
+        """True while an event has data lines but no closing blank line yet (or a line is cut)."""
+        return self._has_data or bool(self._lines.buf.strip(b"\r"))
 
     def feed(self, data: bytes | bytearray | memoryview) -> list[Any]:
         """Append ``data``; return the items of the events it completed."""

@@ -16,6 +16,9 @@ class _Framer(Protocol):
     @property
     def complete(self) -> bool: ...
 
+    @property
+    def partial(self) -> bool: ...
+
     def feed(self, data: bytes | bytearray | memoryview) -> list[Any]: ...
 
     def finish(self) -> list[Any]: ...
@@ -71,6 +74,16 @@ class ItemReader:
         if self._framer is None:
             return self._finished  # an empty body of unknown format ended cleanly
         return self._framer.complete
+
+    @property
+    def partial(self) -> bool:
+        """True while the bytes fed so far end inside an item (not between items).
+
+        After a feed that completed items, False means the last of them ended the chunk (only
+        separators followed it): its time is the time of the chunk's newest bytes.
+        """
+        framer = self._framer
+        return framer is not None and framer.partial
 
     def feed(self, data: bytes | bytearray | memoryview) -> list[Any]:
         """Consume one chunk of the body; return the items it completed, in order."""

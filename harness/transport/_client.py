@@ -1,4 +1,4 @@
-"""The HTTP/1.1 client: connections (TCP, TLS via gevent), keep-alive pool, request encoding."""
+"""The HTTP/1.1 client: connections (TCP; TLS over memory BIOs), keep-alive pool, requests."""
 
 from __future__ import annotations
 
@@ -6,15 +6,19 @@ import socket
 import ssl
 from functools import lru_cache
 from time import perf_counter
-from typing import Any
 
 import gevent
-import gevent.select
 import gevent.socket
-import gevent.ssl
 
 from harness import __version__
 from harness.errors import ConfigError
+from harness.transport._clock import (
+    CLOCK_KERNEL,
+    CLOCK_USER,
+    KernelClock,
+    enable_kernel_stamps,
+    kernel_stamps_refusal,
+)
 from harness.transport._errors import (
     ConnectError,
     ConnectionLost,
@@ -22,8 +26,11 @@ from harness.transport._errors import (
     StaleConnectionError,
     TransportError,
 )
+from harness.transport._loopwatch import loop_watch
 from harness.transport._request import HttpRequest, Target, TransportOptions, parse_target
 from harness.transport._response import Conn, Response
+from harness.transport._timing import PROCESS_TIMINGS, ReadTimings
+from harness.transport._wire import TlsWire, Wire
 
 _USER_AGENT = f"flowload/{__version__}"
 _MAX_IDLE_PER_ENDPOINT = 8
@@ -31,9 +38,9 @@ _DEFAULT_OPTIONS = TransportOptions()
 
 
 @lru_cache(maxsize=8)
-def _tls_context(verify: bool, ca_bundle: str | None) -> Any:  # noqa: FBT001 (cache key)
-    """One gevent SSL context per setting, shared: loading CA certificates is not free."""
-    ctx = gevent.ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+def _tls_context(verify: bool, ca_bundle: str | None) -> ssl.SSLContext:  # noqa: FBT001
+    """One SSL context per setting (the cache key), shared: loading CA certificates is not free."""
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
     if verify:
         try:
             if ca_bundle:
@@ -77,13 +84,62 @@ def _connect_failure(exc: BaseException, label: str) -> ConnectError:  # noqa: P
 _UNREACHABLE = frozenset({101, 113})  # ENETUNREACH, EHOSTUNREACH
 
 
-class HttpClient:
-    """HTTP/1.1 client with per-endpoint keep-alive; not shared between greenlets at once."""
+def _open_socket(target: Target) -> socket.socket:
+    """A connected, non-blocking TCP socket with Nagle off (gevent resolves and connects)."""
+    sock = gevent.socket.create_connection((target.host, target.port))
+    try:
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        return socket.socket(fileno=sock.detach())
+    except OSError:
+        sock.close()
+        raise
 
-    def __init__(self, options: TransportOptions = _DEFAULT_OPTIONS) -> None:
+
+_KERNEL_CLOCK: list[KernelClock] = []
+
+
+def choose_clock(mode: str) -> tuple[str, str | None]:
+    """The clock item times use for ``mode`` (auto/kernel/user), and why not kernel if not.
+
+    Raises ConfigError when kernel stamps are demanded and the platform refuses them.
+    """
+    if mode == CLOCK_USER:
+        return CLOCK_USER, "user-space receipt times were asked for (--timestamps user)"
+    refusal = kernel_stamps_refusal()
+    if refusal is None:
+        return CLOCK_KERNEL, None
+    if mode == CLOCK_KERNEL:
+        raise ConfigError(f"--timestamps kernel: {refusal}; use --timestamps auto or user")
+    return CLOCK_USER, refusal
+
+
+def _kernel_clock() -> KernelClock:
+    """The process's stamp converter (one pairing of the clocks serves every connection)."""
+    if not _KERNEL_CLOCK:
+        _KERNEL_CLOCK.append(KernelClock())
+    return _KERNEL_CLOCK[0]
+
+
+class HttpClient:
+    """HTTP/1.1 client with per-endpoint keep-alive; not shared between greenlets at once.
+
+    ``timings`` collects delivery lags (and, from the measurement, error bounds) of this
+    client's reads: by default the process's :data:`PROCESS_TIMINGS`.
+    """
+
+    def __init__(
+        self, options: TransportOptions = _DEFAULT_OPTIONS, timings: ReadTimings = PROCESS_TIMINGS
+    ) -> None:
         self._options = options
+        self._timings = timings
         self._idle: dict[tuple[str, str, int], list[Conn]] = {}
         self._closed = False
+        self.clock, self.clock_note = choose_clock(options.timestamps)
+
+    @property
+    def timings(self) -> ReadTimings:
+        """Where this client's read timings go."""
+        return self._timings
 
     @property
     def options(self) -> TransportOptions:
@@ -132,8 +188,7 @@ class HttpClient:
         while idle:
             conn = idle.pop()
             # Readable while idle means EOF (server closed it) or junk: never reuse that one.
-            readable, _, _ = gevent.select.select([conn.sock], [], [], 0)
-            if not readable:
+            if not conn.wire.readable_now():
                 conn.reused = True
                 return conn
             conn.close()
@@ -146,36 +201,66 @@ class HttpClient:
             raise ConnectError(f"cannot resolve {label}: '.invalid' names never exist", "dns")
         timer = gevent.Timeout(self._options.connect_timeout_s)
         timer.start()
-        sock = None
+        wire: Wire | None = None
         try:
-            sock = gevent.socket.create_connection((target.host, target.port))
-            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-            if target.scheme == "https":
-                ctx = _tls_context(self._options.verify_tls, self._options.ca_bundle)
-                sock = ctx.wrap_socket(sock, server_hostname=target.host)
+            raw = _open_socket(target)
+            wire = self._wire(raw, target)
+            if isinstance(wire, TlsWire):
+                wire.handshake()
         except (OSError, gevent.Timeout) as exc:
             if isinstance(exc, gevent.Timeout) and exc is not timer:
                 raise  # somebody else's timeout: not ours to translate
-            if sock is not None:
-                sock.close()
+            if wire is not None:
+                wire.close()
             raise _connect_failure(exc, label) from None
         finally:
             timer.close()
-        return Conn(sock, (target.scheme, target.host, target.port), label)
+        return Conn(wire, (target.scheme, target.host, target.port), label)
+
+    def _wire(self, raw: socket.socket, target: Target) -> Wire:
+        """Wrap a connected socket: kernel stamps where wanted and granted, TLS for https."""
+        options = self._options
+        clock = None
+        if self.clock == CLOCK_KERNEL or options.stamp_lags:
+            refusal = enable_kernel_stamps(raw)
+            if refusal is None:
+                clock = _kernel_clock()
+            elif self.clock == CLOCK_KERNEL:  # granted to a probe, refused here: say so
+                self.clock, self.clock_note = CLOCK_USER, refusal
+        kernel_times = clock is not None and self.clock == CLOCK_KERNEL
+        self._timings.clock = self.clock
+        kw = {
+            "recv_bytes": options.recv_bytes,
+            "timings": self._timings,
+            "clock": clock,
+            "watch": loop_watch() if kernel_times else None,
+            "kernel_times": kernel_times,
+        }
+        if target.scheme != "https":
+            return Wire(raw, target.label, **kw)  # type: ignore[arg-type]
+        return TlsWire(
+            raw,
+            target.label,
+            context=_tls_context(options.verify_tls, options.ca_bundle),
+            server_hostname=target.host,
+            **kw,  # type: ignore[arg-type]
+        )
 
     def _exchange(self, conn: Conn, payload: bytes, method: str) -> Response:
-        response = Response(
-            conn, self._release, recv_bytes=self._options.recv_bytes, head=method.upper() == "HEAD"
-        )
+        response = Response(conn, self._release, head=method.upper() == "HEAD")
         deadline = perf_counter() + self._options.response_timeout_s
         try:
-            conn.sock.settimeout(self._options.response_timeout_s)
+            timer = gevent.Timeout(self._options.response_timeout_s, TimeoutError)
+            timer.start()
             try:
-                conn.sock.sendall(payload)
+                conn.wire.send_all(payload)
             except OSError as exc:
                 if isinstance(exc, TimeoutError):
                     raise
                 raise StaleConnectionError from None
+            finally:
+                timer.close()
+            response.t_sent = conn.wire.empty_at  # the request's last byte left
             response._await_headers(deadline)
         except StaleConnectionError:
             conn.close()

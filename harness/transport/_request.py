@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from urllib.parse import SplitResult, urlsplit
 
 from harness.errors import ConfigError
+from harness.transport._clock import TIMESTAMP_MODES
 from harness.transport._errors import RequestError
 
 DEFAULT_PORTS = {"http": 80, "https": 443}
@@ -68,10 +69,19 @@ class TransportOptions:
     ca_bundle: str | None = None
     accept_encoding: str = "identity"
     recv_bytes: int = 65536
+    # Item times: "kernel" receive stamps, "user" receipt times, or "auto" (kernel where the
+    # platform grants stamps). With "user", stamps are still taken where granted
+    # (``stamp_lags``) to measure how late the harness saw bytes.
+    timestamps: str = "auto"
+    stamp_lags: bool = True
 
     def __post_init__(self) -> None:
         if not (self.connect_timeout_s > 0 and self.response_timeout_s > 0):
             raise ConfigError("connect_timeout_s and response_timeout_s must be > 0 seconds")
+        if self.timestamps not in TIMESTAMP_MODES:
+            raise ConfigError(
+                f"timestamps must be one of {', '.join(TIMESTAMP_MODES)}, got {self.timestamps!r}"
+            )
         if self.recv_bytes < 1:
             raise ConfigError(f"recv_bytes must be >= 1, got {self.recv_bytes}")
         if any(c in self.accept_encoding for c in BAD_HEADER_CHARS):

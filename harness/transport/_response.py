@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import ssl
 import zlib
 from collections.abc import Callable
@@ -19,23 +18,23 @@ from harness.transport._errors import (
     StaleConnectionError,
     TransportError,
 )
+from harness.transport._wire import Wire
 
 
 class Conn:
-    """One open socket to one endpoint (``key`` = scheme, host, port; ``label`` = host:port)."""
+    """One open connection to one endpoint (``key`` = scheme, host, port; ``label`` = host:port)."""
 
-    __slots__ = ("key", "label", "reused", "sock")
+    __slots__ = ("key", "label", "reused", "wire")
 
-    def __init__(self, sock: Any, key: tuple[str, str, int], label: str) -> None:
-        self.sock = sock
+    def __init__(self, wire: Wire, key: tuple[str, str, int], label: str) -> None:
+        self.wire = wire
         self.key = key
         self.label = label
         self.reused = False
 
     def close(self) -> None:
-        """Close the socket; a dead one is fine."""
-        with contextlib.suppress(OSError):  # closing a dead socket: nothing left to release
-            self.sock.close()
+        """Close the connection; a dead one is fine."""
+        self.wire.close()
 
 
 class _Wake(Exception):  # noqa: N818 - control flow between the watchdog and _recv only
@@ -112,21 +111,24 @@ class _Decoder:
 
 
 class Response:
-    """A response whose body is read incrementally, one ``recv`` per :meth:`read` result."""
+    """A response whose body is read incrementally, one socket read per :meth:`read` result.
+
+    Besides the bytes and their arrival time, each read says how sure that time is:
+    :attr:`tail_exact` (the body piece ended with the newest bytes of its read, so an item it
+    completes at its very end is exact) and :meth:`bound` (how much earlier the piece's older
+    bytes may have arrived).
+    """
 
     __slots__ = (
-        "_blocking", "_conn", "_decoder", "_done", "_eof_ends", "_first", "_head", "_interim",
-        "_keep_alive", "_parser", "_pieces", "_recv_bytes", "_release", "_t_end", "_watchdog",
-        "headers", "reason", "status", "t_headers",
+        "_chunked", "_conn", "_decoder", "_done", "_eof_ends", "_first", "_head", "_interim",
+        "_keep_alive", "_parser", "_pieces", "_release", "_t_end", "_watchdog", "headers",
+        "reason", "status", "t_headers", "t_sent", "tail_exact",
     )  # fmt: skip
 
-    def __init__(
-        self, conn: Conn, release: Callable[[Conn], None], *, recv_bytes: int, head: bool = False
-    ) -> None:
+    def __init__(self, conn: Conn, release: Callable[[Conn], None], *, head: bool = False) -> None:
         self._release = release  # takes the connection back for keep-alive
         self._conn: Conn | None = conn
         self._head = head
-        self._recv_bytes = recv_bytes
         self._parser = httptools.HttpResponseParser(self)
         self._pieces: list[bytes] = []
         self._first = True
@@ -134,14 +136,16 @@ class Response:
         self._done = False
         self._interim = False
         self._eof_ends = False
+        self._chunked = False
         self._keep_alive = False
         self._t_end = 0.0
         self._watchdog = _Watchdog()
-        self._blocking = False  # the socket's own timeout is off (the watchdog keeps deadlines)
         self.status = 0
         self.reason = ""
         self.headers: dict[str, str] = {}
         self.t_headers = 0.0
+        self.t_sent = 0.0  # when the request's last byte was sent (perf_counter)
+        self.tail_exact = True
 
     # --- httptools callbacks (called from feed_data) ---
     def on_status(self, status: bytes) -> None:
@@ -155,14 +159,12 @@ class Response:
 
     def on_headers_complete(self) -> None:
         self.status = self._parser.get_status_code()
-        if (
-            100 <= self.status < 200
-        ):  # interim (100 Continue, 103 Early Hints): wait for the real one
+        if 100 <= self.status < 200:  # interim (100 Continue, 103 Early Hints): wait for more
             self._interim = True
             self.headers = {}
             return
-        chunked = "chunked" in self.headers.get("transfer-encoding", "").lower()
-        self._eof_ends = not chunked and "content-length" not in self.headers
+        self._chunked = "chunked" in self.headers.get("transfer-encoding", "").lower()
+        self._eof_ends = not self._chunked and "content-length" not in self.headers
         encoding = self.headers.get("content-encoding", "identity").strip().lower()
         if encoding not in {"", "identity"}:
             self._decoder = _Decoder(encoding, self._label)
@@ -180,10 +182,12 @@ class Response:
 
     # --- public API ---
     def read(self, timeout_s: float | None = None) -> tuple[bytes, float]:
-        """Return the next body bytes and the ``perf_counter()`` of their receipt.
+        """Return the next body bytes and the ``perf_counter()`` time they arrived.
 
-        ``(b"", t)`` means the body ended at ``t``. ``timeout_s`` bounds the wait for bytes
-        (``None`` waits forever). Raises ReadTimeout, ConnectionLost or ProtocolError.
+        The time is the kernel's receive stamp of the read's newest bytes where the transport
+        has stamps (see :attr:`TransportOptions.timestamps`), else the user-space receipt
+        time. ``(b"", t)`` means the body ended at ``t``. ``timeout_s`` bounds the wait for
+        bytes (``None`` waits forever). Raises ReadTimeout, ConnectionLost or ProtocolError.
         """
         return self.read_by(None if timeout_s is None else perf_counter() + timeout_s)
 
@@ -192,7 +196,7 @@ class Response:
 
         A caller that keeps a deadline (a stall or execution limit) saves a clock read per read.
         """
-        if self._first:  # body bytes that came in the headers' recv, stamped with that recv
+        if self._first:  # body bytes that came in the headers' read, stamped with that read
             self._first = False
             body = self._take_body(b"")
             if body:
@@ -205,6 +209,11 @@ class Response:
             if body:
                 return body, t
         return b"", self._t_end
+
+    def bound(self) -> float:
+        """How much earlier than its time the last read's older bytes may have arrived (s)."""
+        conn = self._conn
+        return conn.wire.bound() if conn is not None else 0.0
 
     def close(self) -> None:
         """Keep the connection alive for reuse if the body was fully read, else close it."""
@@ -239,17 +248,16 @@ class Response:
         self._keep_alive = keep_alive
 
     def _await_headers(self, deadline: float) -> None:
-        sock = self._conn.sock  # type: ignore[union-attr]
         got_any = False
         while not self.t_headers:
-            sock.settimeout(max(deadline - perf_counter(), 1e-6))
             try:
-                data = sock.recv(self._recv_bytes)
-            except OSError as exc:
-                if got_any or isinstance(exc, TimeoutError):
+                data, t = self._recv(deadline)
+            except ReadTimeout:
+                raise TimeoutError from None
+            except ConnectionLost:
+                if got_any:
                     raise
                 raise StaleConnectionError from None
-            t = perf_counter()
             if not data:
                 if got_any:
                     raise ConnectionLost(f"{self._label} closed the connection inside the headers")
@@ -258,27 +266,27 @@ class Response:
             self._feed(data)
             if self.status >= 200 or self._done:
                 self.t_headers = t
+                self._check_tail(data)
         if self._done:
             self._t_end = self.t_headers
 
     def _recv(self, deadline: float | None) -> tuple[bytes, float]:
-        sock = self._conn.sock if self._conn is not None else None
-        if sock is None:
+        conn = self._conn
+        if conn is None:
             raise TransportError("response is closed; send a new request")
-        if not self._blocking:
-            sock.settimeout(None)  # once per response: waits carry no per-read Timeout
-            self._blocking = True
-        watchdog = self._watchdog
+        wire, watchdog = conn.wire, self._watchdog
         while True:
             if deadline is not None:
-                if deadline - perf_counter() <= 0:
-                    raise ReadTimeout(f"no body bytes from {self._label} within the read timeout")
                 watchdog.arm(deadline)
             watchdog.waiter = getcurrent()
             try:
-                data = sock.recv(self._recv_bytes)
+                data = wire.receive()
             except _Wake:
-                continue  # the deadline is checked at the top of the loop
+                if deadline is not None and deadline - perf_counter() <= 0:
+                    raise ReadTimeout(
+                        f"no body bytes from {self._label} within the read timeout"
+                    ) from None
+                continue
             except ssl.SSLError as exc:
                 raise ConnectionLost(
                     f"TLS error reading from {self._label}: {exc.reason}"
@@ -287,7 +295,7 @@ class Response:
                 raise ConnectionLost(f"connection to {self._label} lost mid-body: {exc}") from None
             finally:
                 watchdog.waiter = None
-            return data, perf_counter()
+            return data, wire.t
 
     def _feed(self, data: bytes) -> None:
         try:
@@ -298,7 +306,7 @@ class Response:
             raise ProtocolError(f"{self._label} sent unparseable HTTP: {exc}") from None
 
     def _take_body(self, data: bytes) -> bytes:
-        """Feed one recv's bytes; return the body bytes they carried (decoded), maybe b""."""
+        """Feed one read's bytes; return the body bytes they carried (decoded), maybe b""."""
         if data:
             self._feed(data)
         pieces = self._pieces
@@ -308,10 +316,29 @@ class Response:
             body = pieces[0]
         else:
             body = b"".join(pieces)
+        if data and pieces:
+            self._check_tail(data)
         pieces.clear()
         if self._decoder is not None and (body or self._done):
             body = self._decoder.decode(body, final=self._done)
         return body
+
+    def _check_tail(self, data: bytes) -> None:
+        """Note whether this read ended with its last body piece (and at most the chunk's CRLF).
+
+        Only then can an item completed at the piece's end have come in the read's newest
+        segment: bytes after it (the next chunk's size line, the terminating chunk) may have
+        come later, in a segment of their own.
+        """
+        pieces = self._pieces
+        if not pieces or not self._conn or not self._conn.wire.aligned:
+            self.tail_exact = False
+            return
+        last = pieces[-1][-8:]
+        if self._chunked:
+            self.tail_exact = data.endswith(b"\r\n") and data[-2 - len(last) : -2] == last
+        else:
+            self.tail_exact = data[-len(last) :] == last
 
     def _on_eof(self) -> bytes:
         if self._eof_ends:
