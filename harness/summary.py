@@ -51,6 +51,8 @@ class RunInfo:
     limit_s: float = 300.0
     generator: dict[str, Any] = field(default_factory=dict)
     generator_saturated: bool = False
+    clock: dict[str, Any] = field(default_factory=dict)  # which clock item times came from
+    error_bound: dict[str, Any] = field(default_factory=dict)  # how far they can be off
     interrupted: bool = False
     degraded: bool = False
     lost_workers: list[str] = field(default_factory=list)

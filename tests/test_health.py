@@ -13,14 +13,18 @@ import pytest
 
 from harness.health import (
     CPU_SATURATED_PCT,
-    CPU_WAIT_SATURATED_PCT,
+    CPU_WAIT_NOTABLE_PCT,
     LAG_SATURATED_MS,
+    LAG_UNTRUSTED_MS,
+    UNCERTAIN_ITEMS_PCT,
     HealthMonitor,
     HealthSamples,
+    explanations,
     merge_samples,
     run_delay_s,
     saturation_causes,
 )
+from harness.transport import ReadTimings
 
 # Locust (imported by another test module) monkey-patches time.sleep into a gevent sleep; the
 # original blocks the whole loop, which is what these tests need.
@@ -28,9 +32,60 @@ blocking_sleep = gevent.monkey.get_original("time", "sleep")
 
 
 def test_thresholds_are_the_documented_ones() -> None:
+    assert UNCERTAIN_ITEMS_PCT == 1.0
+    assert LAG_UNTRUSTED_MS == 2.0
     assert CPU_SATURATED_PCT == 90.0
     assert LAG_SATURATED_MS == 4.0
-    assert CPU_WAIT_SATURATED_PCT == 2.0
+    assert CPU_WAIT_NOTABLE_PCT == 2.0
+
+
+def kernel_timings(items: int, uncertain: int, bound_s: float = 0.005) -> ReadTimings:
+    timings = ReadTimings(clock="kernel", items=items)
+    timings.lag.record(0.0001, 10)
+    if uncertain:
+        timings.record_bound(bound_s, uncertain)
+    return timings
+
+
+@pytest.mark.parametrize(
+    ("uncertain", "saturated"),
+    [(0, False), (10, False), (11, False), (12, True), (500, True)],
+)
+def test_kernel_stamps_flag_a_run_by_its_uncertain_items(uncertain: int, saturated: bool) -> None:
+    # 1,100 items: more than 1 % (11) that may be off by more than 1 ms flags the run.
+    samples = HealthSamples(cpu_pct=[5.0], lag_ms=[0.1], timings=kernel_timings(1100, uncertain))
+    summary = samples.summary()
+    assert summary["saturated"] is saturated
+    assert summary["error_bound"]["over_1ms"] == uncertain
+    if saturated:
+        assert summary["causes"][0].startswith(f"{100 * uncertain / 1100:.1f} % of items")
+
+
+def test_kernel_stamps_keep_a_busy_generator_trustworthy() -> None:
+    # CPU, loop lag and CPU wait far past the old thresholds: with kernel stamps the item times
+    # are still right when no read mixed server writes, so the run stands.
+    busy = HealthSamples(
+        cpu_pct=[97.0] * 10,
+        lag_ms=[30.0] * 100,
+        cpu_wait_pct=[40.0] * 10,
+        timings=kernel_timings(1000, 0),
+    ).summary()
+    assert busy["saturated"] is False
+    assert busy["causes"] == []
+
+
+def test_small_bounds_do_not_count_as_uncertain() -> None:
+    summary = HealthSamples(timings=kernel_timings(100, 50, bound_s=0.0009)).summary()
+    assert summary["error_bound"]["over_1ms"] == 0
+    assert summary["saturated"] is False
+
+
+@pytest.mark.parametrize(("lag_s", "saturated"), [(0.0015, False), (0.0021, True)])
+def test_user_times_flag_a_run_by_its_delivery_lag(lag_s: float, saturated: bool) -> None:
+    timings = ReadTimings(clock="user", items=100)
+    timings.lag.record(lag_s, 100)
+    summary = HealthSamples(cpu_pct=[5.0], lag_ms=[0.1], timings=timings).summary()
+    assert summary["saturated"] is saturated
 
 
 def test_idle_samples_are_not_saturated() -> None:
@@ -71,31 +126,37 @@ def test_lag_p99_above_4ms_is_saturated(lag: list[float], saturated: bool) -> No
     assert summary["loop_lag_ms_max"] == max(lag)
 
 
-@pytest.mark.parametrize(
-    ("wait", "saturated"),
-    [
-        ([0.5] * 9 + [40.0], False),  # one bad second in ten: p90 is still 0.5 %
-        ([0.5] * 8 + [3.0] * 2, True),
-        ([2.0] * 10, False),
-        ([2.01] * 10, True),
-        ([], False),  # no schedstat (not Linux): the signal is absent, not zero-and-healthy
-    ],
-)
-def test_cpu_wait_p90_above_2pct_is_saturated(wait: list[float], saturated: bool) -> None:
-    summary = HealthSamples(cpu_pct=[5.0], lag_ms=[0.1], cpu_wait_pct=wait).summary()
-    assert summary["saturated"] is saturated
-    assert summary["cpu_wait_pct_max"] == (max(wait) if wait else 0.0)
+@pytest.mark.parametrize("wait", [[0.5] * 10, [40.0] * 10, []])
+def test_cpu_wait_alone_is_no_verdict(wait: list[float]) -> None:
+    # Waiting for a CPU delays wake-ups, not the kernel's stamps: an explanation, not a verdict.
+    for timings in (kernel_timings(100, 0), ReadTimings()):
+        summary = HealthSamples(cpu_pct=[5.0], lag_ms=[0.1], cpu_wait_pct=wait, timings=timings)
+        assert summary.summary()["saturated"] is False
 
 
-def test_saturation_causes_name_each_signal_with_its_figure() -> None:
+def test_causes_give_the_reason_first_then_what_was_busy() -> None:
     calm = HealthSamples(cpu_pct=[10.0], lag_ms=[0.2], cpu_wait_pct=[0.0]).summary()
     assert saturation_causes(calm) == []
-    busy = HealthSamples(cpu_pct=[97.0] * 10, lag_ms=[6.5] * 100, cpu_wait_pct=[12.0] * 10)
-    causes = saturation_causes(busy.summary())
-    assert causes == [
-        "CPU p90 97 % > 90 %",
+    busy = HealthSamples(
+        cpu_pct=[97.0] * 10,
+        lag_ms=[6.5] * 100,
+        cpu_wait_pct=[12.0] * 10,
+        timings=kernel_timings(100, 5),
+    )
+    assert saturation_causes(busy.summary()) == [
+        (
+            "5.0 % of items may be off by more than 1 ms (> 1 %): reads held bytes of several "
+            "server writes"
+        ),
+        "CPU p90 97 %",
+        "event-loop lag p99 6.5 ms",
+        "waiting for a CPU 12.0 % of the time (p90): other processes had the CPUs",
+    ]
+    no_stamps = HealthSamples(cpu_pct=[97.0] * 10, lag_ms=[6.5] * 100, cpu_wait_pct=[12.0] * 10)
+    assert saturation_causes(no_stamps.summary()) == [
         "event-loop lag p99 6.5 ms > 4 ms",
-        "waiting for a CPU 12.0 % of the time (p90) > 2 %: other processes had the CPUs",
+        "CPU p90 97 % > 90 %",
+        "waiting for a CPU 12.0 % of the time (p90): other processes had the CPUs",
     ]
 
 
@@ -108,12 +169,18 @@ def test_empty_samples_summarise_to_zeros() -> None:
 
 
 def test_merge_samples_pools_every_batch() -> None:
-    parts = [HealthSamples([10.0], [1.0, 2.0], [0.5]), HealthSamples([95.0, 96.0], [30.0])]
+    parts = [
+        HealthSamples([10.0], [1.0, 2.0], [0.5], kernel_timings(10, 1)),
+        HealthSamples([95.0, 96.0], [30.0], timings=kernel_timings(20, 2)),
+    ]
     merged = merge_samples(parts)
     assert merged.cpu_pct == [10.0, 95.0, 96.0]
     assert merged.lag_ms == [1.0, 2.0, 30.0]
     assert merged.cpu_wait_pct == [0.5]
-    assert merge_samples([]) == HealthSamples()
+    assert merged.timings.items == 30
+    assert merged.timings.bound.total == 3
+    assert merged.timings.clock == "kernel"
+    assert merge_samples([]).summary() == HealthSamples().summary()
 
 
 def run_monitor(monitor: HealthMonitor, seconds: float) -> None:
@@ -138,7 +205,7 @@ def test_monitor_collects_samples_on_an_idle_loop() -> None:
     assert sorted(samples.cpu_pct)[len(samples.cpu_pct) // 2] < 20.0
     taken = monitor.take()
     assert taken is samples
-    assert monitor.samples == HealthSamples()
+    assert monitor.samples.cpu_pct == monitor.samples.lag_ms == []
     count = len(taken.lag_ms)
     gevent.sleep(0.15)
     assert len(taken.lag_ms) == count  # stopped: no more samples
@@ -220,4 +287,4 @@ def test_sharing_a_cpu_with_a_busy_process_shows_as_cpu_wait() -> None:
     # Two runnable processes on one CPU: each waits about half the time.
     assert share > 20.0
     assert sum(samples) / len(samples) == pytest.approx(share, abs=15.0)
-    assert monitor.samples.summary()["saturated"] is True
+    assert any("waiting for a CPU" in c for c in explanations(monitor.samples.summary()))

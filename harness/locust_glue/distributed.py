@@ -9,6 +9,7 @@ from typing import Any
 from harness.errors import FlowloadError
 from harness.health import HealthSamples
 from harness.locust_glue.state import MASTER, WORKER, WorkerView, state_of
+from harness.transport import ReadTimings
 
 logger = logging.getLogger("flowload")
 
@@ -34,6 +35,8 @@ def make_report_to_master_listener(environment: Any) -> Any:
             "cpu_pct": health.cpu_pct,
             "lag_ms": health.lag_ms,
             "cpu_wait_pct": health.cpu_wait_pct,
+            "timings": health.timings.to_json(),
+            "clock_note": state.clock_note,
             "running": state.test_running,
             "steps": session.steps.take_delta() if session.steps is not None else None,
         }
@@ -55,6 +58,10 @@ def make_worker_report_listener(environment: Any) -> Any:
         view.health.cpu_pct.extend(part.get("cpu_pct", []))
         view.health.lag_ms.extend(part.get("lag_ms", []))
         view.health.cpu_wait_pct.extend(part.get("cpu_wait_pct", []))
+        if part.get("clock_note"):
+            view.clock_note = str(part["clock_note"])
+        if isinstance(part.get("timings"), dict):
+            view.health.timings.merge(ReadTimings.from_json(part["timings"]))
         session = state.session
         if session is None:
             return

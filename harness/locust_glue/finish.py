@@ -20,6 +20,7 @@ from harness.locust_glue.gating import finish_gates, print_gates
 from harness.locust_glue.state import LOCAL, MASTER, GlueState
 from harness.rundir import SUMMARY_FILE
 from harness.summary import RunInfo, build_summary, write_summary
+from harness.transport import ReadTimings
 
 logger = logging.getLogger("flowload")
 
@@ -36,13 +37,32 @@ def wait_for_final_reports(state: GlueState, timeout_s: float = FINAL_REPORT_WAI
     return sorted(wid for wid, view in state.workers.items() if view.running)
 
 
-def _generator(state: GlueState) -> tuple[dict[str, Any], bool]:
+def _generator(state: GlueState) -> tuple[dict[str, Any], bool, ReadTimings]:
+    """Health per process, the verdict, and the read timings of every process together."""
     if state.role == MASTER:
         per_worker = {wid: view.health.summary() for wid, view in state.workers.items()}
         saturated = any(s["saturated"] for s in per_worker.values())
-        return {"workers": per_worker, "saturated": saturated}, saturated
-    summary = state.health.samples.summary()
-    return {"local": summary, "saturated": summary["saturated"]}, bool(summary["saturated"])
+        timings = ReadTimings()
+        for view in state.workers.values():
+            timings.merge(view.health.timings)
+        return {"workers": per_worker, "saturated": saturated}, saturated, timings
+    samples = state.health.collect()
+    summary = samples.summary()
+    local = {"local": summary, "saturated": summary["saturated"]}
+    return local, bool(summary["saturated"]), samples.timings
+
+
+def _clock(state: GlueState, timings: ReadTimings) -> dict[str, Any]:
+    """The ``run.clock`` section: the clock item times used, the one asked for, and why."""
+    notes = {view.clock_note for view in state.workers.values() if view.clock_note}
+    if state.clock_note:
+        notes.add(state.clock_note)
+    used = timings.clock if not timings.empty else state.clock
+    return {
+        "used": used,
+        "requested": state.options.timestamps,
+        "note": "; ".join(sorted(notes)) or None,
+    }
 
 
 def _causes(generator: dict[str, Any]) -> str:
@@ -64,7 +84,7 @@ def finalize(state: GlueState, environment: Any, *, interrupted: bool = False) -
     lost = wait_for_final_reports(state) if state.role == MASTER else []
     if state.stopped_perf is None:
         state.stopped_perf = time.perf_counter()
-    generator, saturated = _generator(state)
+    generator, saturated, timings = _generator(state)
     session = state.session
     run = RunInfo(
         started=session.started,
@@ -81,6 +101,8 @@ def finalize(state: GlueState, environment: Any, *, interrupted: bool = False) -
         limit_s=state.scenario.limit_s,
         generator=generator,
         generator_saturated=saturated,
+        clock=_clock(state, timings),
+        error_bound=timings.summary(),
         interrupted=interrupted,
         degraded=bool(lost),
         lost_workers=lost,
@@ -131,9 +153,28 @@ def _display_host(state: GlueState, environment: Any) -> str:
     return redact_url(host)
 
 
+def clock_line(run: dict[str, Any]) -> str:
+    """One line on how true the item times are: the clock, the error bound, the lag."""
+    clock = run.get("clock") or {}
+    bound = run.get("error_bound") or {}
+    used = clock.get("used", "user")
+    lag = bound.get("delivery_lag_p99_ms")
+    lag_text = f"; delivery lag p99 {lag:.2f} ms" if lag is not None else ""
+    if used == "kernel":
+        items = int(bound.get("items") or 0)
+        line = (
+            f"item times: kernel receive stamps; {bound.get('over_1ms', 0)} of {items:,} items "
+            f"({bound.get('over_1ms_pct', 0.0):.2f} %) may be off by more than 1 ms{lag_text}"
+        )
+    else:
+        why = f" ({clock['note']})" if clock.get("note") else ""
+        line = f"item times: {used}-space receipt{why}{lag_text}"
+    return line
+
+
 def _print_end_of_run(state: GlueState, summary: dict[str, Any]) -> None:
     run = summary["run"]
-    lines = ["", format_summary_table(summary)]
+    lines = ["", format_summary_table(summary), clock_line(run)]
     if run["cancelled_streams"]:
         lines.append(
             f"{run['cancelled_streams']} stream(s) were still running when the test stopped: "
@@ -141,10 +182,10 @@ def _print_end_of_run(state: GlueState, summary: dict[str, Any]) -> None:
         )
     if run["generator_saturated"]:
         lines.append(
-            f"WARNING: the load generator was saturated ({_causes(run['generator'])}): the "
-            "latencies above describe the harness, not the server. Use fewer users per process, "
-            "add workers (--processes / --worker), or keep other busy processes (the server "
-            "too) off the generator's CPUs."
+            f"WARNING: the item times cannot be trusted to ~2 ms ({_causes(run['generator'])}): "
+            "the latencies above describe the harness, not only the server. Use fewer users "
+            "per process, add workers (--processes / --worker), or keep other busy processes "
+            "(the server too) off the generator's CPUs."
         )
     if run["lost_workers"]:
         lines.append(f"WARNING: worker(s) lost before their final report: {run['lost_workers']}")

@@ -35,6 +35,7 @@ from harness.locust_glue.state import (
 from harness.rundir import STREAMS_FILE, default_report_dir, prepare_report_dir
 from harness.session import RunSession, needs_embedded_simulator, resolve_run
 from harness.steps import StepTracker
+from harness.transport import choose_clock
 
 logger = logging.getLogger("flowload")
 
@@ -78,6 +79,7 @@ def on_init(environment: Any, **_kw: Any) -> None:
     role = _role(environment.runner)
     try:
         options = read_options(environment.parsed_options)
+        choose_clock(options.timestamps)  # --timestamps kernel where refused: stop now
         scenario = load_run_scenario(options)
         # A malformed gate or unusable baseline stops here, before any load (exit 3).
         gates = gate_settings(environment.parsed_options, scenario) if role != WORKER else None
@@ -162,8 +164,11 @@ def _start_test(state: GlueState, environment: Any) -> None:
     if state.plan is not None:
         session.steps = StepTracker(state.plan, session.started.timestamp())
         state.processes = _share_processes(state, environment)
+    state.clock, state.clock_note = choose_clock(state.options.timestamps)
     if state.role != MASTER:
-        state.resolved = resolve_run(state.scenario, environment.host)
+        resolved = resolve_run(state.scenario, environment.host)
+        transport = replace(resolved.transport, timestamps=state.options.timestamps)
+        state.resolved = replace(resolved, transport=transport)
         state.health.take()
         state.health.start()
     if state.role != WORKER:

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from harness.errors import ConfigError
+from harness.transport import TIMESTAMP_MODES
 
 # Locust starts users in batches, one batch per second at spawn rates >= 1 user/s: without a
 # spread, a batch's streams start (and, for streams of equal length, keep restarting) together.
@@ -36,6 +37,7 @@ class GlueOptions:
     processes: int | None = None
     ca_bundle: Path | None = None
     spawn_spread_s: float = DEFAULT_SPAWN_SPREAD_S
+    timestamps: str = "auto"
 
 
 def add_options(parser: Any) -> None:
@@ -102,6 +104,15 @@ def add_options(parser: Any) -> None:
         "points (default 1: Locust starts a batch of users every second; 0: start together)",
     )
     parser.add_argument(
+        "--timestamps",
+        env_var="LOCUST_TIMESTAMPS",
+        default=None,
+        choices=list(TIMESTAMP_MODES),
+        help="item times from the kernel's receive stamps or user-space receipt (default auto: "
+        "kernel where the platform grants them)",
+        include_in_web_ui=False,
+    )
+    parser.add_argument(
         "--capacity-quick",
         env_var="LOCUST_CAPACITY_QUICK",
         action="store_true",
@@ -146,7 +157,16 @@ def read_options(parsed: Any) -> GlueOptions:
         processes=int(get("flow_processes")) if get("flow_processes") else None,
         ca_bundle=Path(ca_bundle) if ca_bundle else None,
         spawn_spread_s=_spread(get("flow_spawn_spread")),
+        timestamps=_timestamps(get("timestamps")),
     )
+
+
+def _timestamps(value: Any) -> str:
+    mode = str(value or "auto").strip().lower()
+    if mode not in TIMESTAMP_MODES:
+        choices = ", ".join(TIMESTAMP_MODES)
+        raise ConfigError(f"--timestamps must be one of {choices}, got {value!r}")
+    return mode
 
 
 def _spread(value: Any) -> float:

@@ -27,6 +27,7 @@ class WorkerView:
     """What the master knows of one worker."""
 
     health: HealthSamples = field(default_factory=HealthSamples)
+    clock_note: str | None = None  # why it used user-space times, when it did
     last_report: float = 0.0  # perf_counter of its last report
     running: bool = False  # was its test running at its last report
 
@@ -57,6 +58,8 @@ class GlueState:
     interrupted: bool = False  # Ctrl-C: the test was stopped before its planned end
     gates: GateSettings = field(default_factory=GateSettings)
     finalizer: Any = None  # the master's background finalize greenlet
+    clock: str = "user"  # the clock this process's item times use (kernel or user)
+    clock_note: str | None = None  # why not kernel stamps, when not
 
     def elapsed_s(self) -> float:
         """Seconds the current (or last) test ran."""

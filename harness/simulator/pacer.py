@@ -39,7 +39,7 @@ class PacedRun:
 
     __slots__ = (
         "alive", "base", "bytes", "deadline", "due", "fmt", "index", "items", "name", "pending",
-        "raw", "reason", "schedule", "size", "stop", "waiter",
+        "raw", "reason", "schedule", "sends", "size", "stop", "waiter",
     )  # fmt: skip
 
     def __init__(
@@ -61,6 +61,7 @@ class PacedRun:
         self.reason = ""
         self.alive = True
         self.waiter: Any = None
+        self.sends: list[float] = []  # perf_counter() just before each item's send call
 
 
 class Pacer:
@@ -127,8 +128,10 @@ class Pacer:
             return
         data = frame(job.fmt, job.index, item_body(job.name, job.index, job.size))
         wire = chunk(data)
-        error = perf_counter() - job.due
+        now = perf_counter()
+        error = now - job.due
         self.stats.record_error(error if error > 0 else -error)  # early counts as much as late
+        job.sends.append(now)
         try:
             sent = job.raw.send(wire)
         except BlockingIOError:

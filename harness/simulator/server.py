@@ -285,6 +285,10 @@ class SimulatorServer:
             "queue_ms": round((started - t0) * 1000, 3) if started is not None else None,
             "duration_ms": round((now - t0) * 1000, 3),
             "fault": plan.fault.spec if plan and plan.fault else None,
+            # perf_counter() seconds (CLOCK_MONOTONIC: comparable with a client on this machine)
+            # when the request was read, and just before each item's send call.
+            "request_at": round(t0, 6),
+            "sent_at": [round(t, 6) for t in end.sends],
         })  # fmt: skip
 
 
@@ -295,7 +299,8 @@ class _End:
     bytes: int = 0
     status: int = 200
     reusable: bool = False
+    sends: list[float] = field(default_factory=list)
 
     @classmethod
     def of(cls, end: StreamEnd) -> _End:
-        return cls(end.outcome, end.items, end.bytes, 200, end.reusable)
+        return cls(end.outcome, end.items, end.bytes, 200, end.reusable, end.sends)

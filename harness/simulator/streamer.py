@@ -12,7 +12,7 @@ import math
 import socket
 import struct
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from time import perf_counter
 
 import gevent
@@ -37,12 +37,17 @@ _STOP_FAULTS = _ITEM_FAULTS | {FaultKind.RESET, FaultKind.TRUNCATE, FaultKind.ST
 
 @dataclass(slots=True)
 class StreamEnd:
-    """How a stream ended: outcome word, items and body bytes sent, connection reusable."""
+    """How a stream ended: outcome word, items and body bytes sent, connection reusable.
+
+    ``sends`` holds, per item sent, the ``perf_counter()`` just before its send call: what the
+    server really did (``CLOCK_MONOTONIC``, so a client on the same machine can compare).
+    """
 
     outcome: str
     items: int = 0
     bytes: int = 0
     reusable: bool = False
+    sends: list[float] = field(default_factory=list)
 
 
 def reset_connection(sock: socket.socket) -> None:
@@ -174,9 +179,12 @@ class Streamer:
             size = fault.size
         malformed = fault is not None and kind is FaultKind.MALFORMED and i == fault.index
         body = item_body(self.name, i, size, malformed=malformed)
+        wire = frame(self.plan.flow.format, i, body)
+        now = perf_counter()
         if self.trickle_s is None:
-            self.stats.record_error(abs(perf_counter() - due))
-        self._send(frame(self.plan.flow.format, i, body))
+            self.stats.record_error(abs(now - due))
+        self.end.sends.append(now)
+        self._send(wire)
         self.end.items += 1
         self.stats.counters.items_sent += 1
 
@@ -200,6 +208,7 @@ class Streamer:
             (base, base + item[0], deadline),
             (self.plan.flow.format, self.name, item[1]),
         )
+        job.sends = self.end.sends
         reason = self.pacer.run(job)
         self.end.items += job.items
         self.end.bytes += job.bytes

@@ -14,7 +14,7 @@ errors name ``host:port`` only and :class:`HttpRequest`'s repr redacts both.
 
 from __future__ import annotations
 
-from harness.transport._client import HttpClient
+from harness.transport._client import HttpClient, choose_clock
 from harness.transport._clock import CLOCK_KERNEL, CLOCK_USER, TIMESTAMP_MODES, KernelClock
 from harness.transport._errors import (
     ConnectError,
@@ -49,4 +49,5 @@ __all__ = [
     "SparseHistogram",
     "TransportError",
     "TransportOptions",
+    "choose_clock",
 ]

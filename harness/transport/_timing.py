@@ -135,10 +135,17 @@ class ReadTimings:
         self.items = self.unstamped_reads = self.clock_steps = 0
         return taken
 
+    @property
+    def empty(self) -> bool:
+        """True when nothing was recorded."""
+        return not (self.items or self.lag.total or self.bound.total or self.unstamped_reads)
+
     def merge(self, other: ReadTimings) -> None:
-        """Add another batch (of this process or of a worker)."""
-        if other.items or other.lag.total:
-            self.clock = other.clock if self.clock == other.clock or not self.lag.total else "mixed"
+        """Add another batch (of this process or of a worker); clocks that differ are "mixed"."""
+        if self.empty:
+            self.clock = other.clock
+        elif not other.empty and other.clock != self.clock:
+            self.clock = "mixed"
         self.lag.merge(other.lag)
         self.bound.merge(other.bound)
         self.items += other.items

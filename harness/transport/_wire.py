@@ -81,21 +81,25 @@ class Wire:
     def send_all(self, data: bytes) -> None:
         """Send every byte (cooperatively); raises OSError when the connection is gone.
 
-        Nothing of the reply can arrive before the request's last byte left: from then on, the
-        socket counts as empty until bytes come.
+        Nothing of the reply can arrive before the request's last byte left: from the start of
+        the last send call on, the socket counts as empty until bytes come. (Not from its end:
+        the send may wake the server, which may answer before this process runs again.)
         """
-        self._send_raw(data)
-        self.empty_at = perf_counter()
+        self.empty_at = self._send_raw(data)
 
-    def _send_raw(self, data: bytes | memoryview) -> None:
+    def _send_raw(self, data: bytes | memoryview) -> float:
+        """Send every byte; return the time just before the last send call."""
         view = memoryview(data)
+        before = perf_counter()
         while view:
+            before = perf_counter()
             try:
                 sent = self._raw.send(view)
             except BlockingIOError:
                 self._hub.wait(self._writer)
                 continue
             view = view[sent:]
+        return before
 
     # --- receiving ---
     def receive(self) -> bytes:
@@ -204,7 +208,7 @@ _NOWHERE = LoopState(float("-inf"), float("-inf"), float("-inf"), float("inf"))
 class TlsWire(Wire):
     """A :class:`Wire` carrying TLS: ``ssl.SSLObject`` over memory BIOs on the raw socket."""
 
-    __slots__ = ("_in", "_out", "_tls")
+    __slots__ = ("_backlog", "_in", "_out", "_tls")
 
     def __init__(
         self,
@@ -230,6 +234,7 @@ class TlsWire(Wire):
         )
         self._in = ssl.MemoryBIO()
         self._out = ssl.MemoryBIO()
+        self._backlog = bytearray()  # encrypted bytes not yet sent (a flush may be interrupted)
         self._tls = context.wrap_bio(self._in, self._out, server_hostname=server_hostname)
 
     def handshake(self) -> None:
@@ -248,10 +253,11 @@ class TlsWire(Wire):
             return
 
     def send_all(self, data: bytes) -> None:
-        """Encrypt and send every byte."""
+        """Encrypt and send every byte (the reply cannot predate the last send call)."""
         self._tls.write(data)
-        self._flush()
-        self.empty_at = perf_counter()
+        sent_at = self._flush()
+        if sent_at is not None:
+            self.empty_at = sent_at
 
     def receive(self) -> bytes:
         """The next decrypted bytes (``b""`` at the end).
@@ -290,10 +296,24 @@ class TlsWire(Wire):
             return b""
         return None
 
-    def _flush(self) -> None:
+    def _flush(self) -> float | None:
+        """Send what TLS has to send (first what an interrupted flush left).
+
+        Returns the start time of the last send call (None when there was nothing to send).
+        """
         out = self._out.read()
         if out:
-            self._send_raw(out)
+            self._backlog += out
+        sent_at = None
+        while self._backlog:
+            sent_at = perf_counter()
+            try:
+                sent = self._raw.send(self._backlog)
+            except BlockingIOError:
+                self._hub.wait(self._writer)
+                continue
+            del self._backlog[:sent]
+        return sent_at
 
     @property
     def alpn(self) -> str | None:

@@ -85,6 +85,24 @@ def port_is_closed(url: str) -> bool:
         return True
 
 
+HOG_CODE = "import time\nend = time.monotonic() + {s}\nwhile time.monotonic() < end: pass\n"
+
+
+@pytest.fixture
+def cpu_hogs() -> Iterator[list[subprocess.Popen[bytes]]]:
+    """One CPU-bound process per CPU, for at most 120 s: a generator machine that is not idle."""
+    hogs = [
+        subprocess.Popen([sys.executable, "-c", HOG_CODE.format(s=120)])
+        for _ in range(len(os.sched_getaffinity(0)))
+    ]
+    try:
+        yield hogs
+    finally:
+        for hog in hogs:
+            hog.kill()
+            hog.wait()
+
+
 @pytest.fixture
 def simulator(tmp_path: Path) -> Iterator[SimulatorProcess]:
     """A simulator child process with a request log at ``tmp_path/server.jsonl``."""

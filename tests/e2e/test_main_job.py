@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import statistics
+import itertools
 from pathlib import Path
 
 from harness.simulator import SimulatorProcess
@@ -42,7 +42,15 @@ headers = {{ "x-flowload-items" = "6", "x-flowload-ttfi-ms" = "200", "x-flowload
 """
 
 
-def test_known_schedule_is_measured_within_5ms(tmp_path: Path, simulator: SimulatorProcess) -> None:
+def _gaps_ms(sent_at: list[float]) -> list[float]:
+    return sorted((b - a) * 1000.0 for a, b in itertools.pairwise(sent_at))
+
+
+def test_item_times_match_the_servers_send_times_beside_busy_cpus(
+    tmp_path: Path, simulator: SimulatorProcess, cpu_hogs: list[object]
+) -> None:
+    # Every CPU is busy with another process: the harness and the simulator wait for CPUs, and
+    # bytes are read late. Item times must still be the times the server sent them (its log).
     scenario = scenario_file(tmp_path, simulator.url, PACED.format(orders=FLOWS["orders-export"]))
     report = tmp_path / "report"
     proc = run_locust(
@@ -56,26 +64,28 @@ def test_known_schedule_is_measured_within_5ms(tmp_path: Path, simulator: Simula
     assert proc.returncode == 0, proc.stderr[-3000:]
     summary = load_json(report / "summary.json")
     assert summary["run"]["cancelled_streams"] == 0
-    for block in summary["by_env_flow"]:
-        assert block["outcomes"]["ok"] == block["streams"] > 0
-        assert block["items"] == 6 * block["streams"]
-        assert abs(block["ttfi_ms"]["p50"] - 200) < 5, block["ttfi_ms"]
-        assert abs(block["ttfi_ms"]["max"] - 200) < 15, block["ttfi_ms"]
-        assert abs(block["itl_ms"]["p50"] - 100) < 5, block["itl_ms"]
-        assert abs(block["itl_ms"]["p99"] - 100) < 10, block["itl_ms"]
-    # Counts per env/flow match what the server says it sent, stream by stream.
+    assert summary["run"]["clock"]["used"] == "kernel"
+    assert summary["run"]["error_bound"]["items"] == summary["overall"]["items"]
     server = {r["job_id"]: r for r in load_jsonl(tmp_path / "server.jsonl") if r.get("job_id")}
     client = load_jsonl(report / "streams.jsonl")
-    assert len(client) == summary["overall"]["streams"]
+    assert len(client) == summary["overall"]["streams"] > 0
+    all_gaps: list[float] = []
     for record in client:
         truth = server[record["job_id"]]
-        assert truth["outcome"] == "ok"
-        assert truth["env"] == record["env"]
-        assert truth["items"] == record["items"] == 6
+        assert truth["outcome"] == record["outcome"] == "ok"
+        assert truth["items"] == record["items"] == len(truth["sent_at"]) == 6
+        gaps = _gaps_ms(truth["sent_at"])
+        all_gaps += gaps
+        # streams.jsonl: the lower median and the largest gap, against the server's own.
+        assert abs(record["itl_p50_ms"] - gaps[(len(gaps) - 1) // 2]) < 2.0, (record, gaps)
+        assert abs(record["itl_max_ms"] - gaps[-1]) < 2.0, (record, gaps)
+        # TTFI counts from the request start, before connecting: never less than the server's.
+        server_ttfi = (truth["sent_at"][0] - truth["request_at"]) * 1000.0
+        assert server_ttfi <= record["ttfi_ms"] < server_ttfi + 25.0, (record, server_ttfi)
+    all_gaps.sort()
+    p99 = all_gaps[min(len(all_gaps) - 1, round(0.99 * (len(all_gaps) - 1)))]
+    assert abs(summary["overall"]["itl_ms"]["p99"] - p99) < 2.0, (summary["overall"]["itl_ms"], p99)
     assert sum(1 for r in server.values() if r["outcome"] == "ok") == len(client)
-    # streams.jsonl agrees with the summary's percentiles.
-    ttfis = [r["ttfi_ms"] for r in client]
-    assert abs(statistics.median(ttfis) - summary["overall"]["ttfi_ms"]["p50"]) < 2
 
 
 FAULTS = """
