@@ -9,6 +9,7 @@ from collections.abc import Iterator
 from typing import Any
 from urllib.parse import quote, quote_plus
 
+import gevent
 import orjson
 import pytest
 from gevent import GreenletExit
@@ -19,7 +20,7 @@ from harness.errors import ConfigError
 from harness.measure import StreamLimits, measure_stream
 from harness.reader import ItemFormat, ItemReader
 from harness.result import Outcome, StreamResult
-from harness.transport import HttpClient, HttpRequest, TransportOptions
+from harness.transport import HttpClient, HttpRequest, ReadTimings, TransportOptions
 from tests.servers import (
     Close,
     Reset,
@@ -357,3 +358,74 @@ def test_a_piece_of_a_key_quoted_in_an_error_is_masked() -> None:
     assert "k3y-0123456789a" not in masked
     assert "***" in masked
     assert _mask_fragments("nothing secret here", key) == "nothing secret here"
+
+
+# --- how sure each item's time is (kernel stamps) ---------------------------------------------
+
+
+def timed_client() -> HttpClient:
+    return HttpClient(TransportOptions(connect_timeout_s=2.0), timings=ReadTimings())
+
+
+def test_paced_items_are_exact() -> None:
+    # One item per server write, read as it comes: each item ends its read, so its time is
+    # the kernel's stamp of the segment that completed it. Nothing is uncertain.
+    client = timed_client()
+    objects = [b',{"i":%d}' % i for i in range(2, 6)]
+    parts = [(0.0, b'[{"i":1}')] + [(0.03, o) for o in objects] + [(0.03, b"]")]
+    with ScriptedServer(chunked(parts)) as srv:
+        result = run(client, srv)
+    assert result.ok, result.error
+    assert client.clock == "kernel"
+    assert client.timings.items == 5
+    assert client.timings.bound.total == 0
+
+
+def test_items_of_a_read_holding_several_writes_carry_its_bound() -> None:
+    # The reader is held up while the server writes three items 40 ms apart: they arrive in
+    # one read, stamped with the newest segment. The older items may be off by up to the time
+    # since the socket was last seen empty.
+    client = timed_client()
+    script = chunked([(0.0, b"[0"), (0.2, b",1"), (0.04, b",2"), (0.04, b",3"), (0.2, b"]")])
+    parts: list[bytes] = []
+
+    class SlowReader(ItemReader):
+        def feed(self, data: bytes | bytearray | memoryview) -> list[Any]:
+            parts.append(bytes(data))
+            if len(parts) == 1:
+                gevent.sleep(0.3)  # busy elsewhere: the next three items queue up meanwhile
+            return super().feed(data)
+
+    with ScriptedServer(script) as srv:
+        result = run(client, srv, reader=SlowReader(ItemFormat.JSON_ARRAY))
+    assert result.ok, result.error
+    assert parts[1] == b",1,2,3", parts  # one read held the three writes
+    timings = client.timings
+    assert timings.items == 4
+    # The read ",1,2,3" completes items 0, 1 and 2 (a number ends at its delimiter), each
+    # followed by later bytes of the read; item 3 ends only at "]", alone in its read.
+    assert timings.bound.total == 3
+    assert timings.bound.count_above(0.05) == 3  # the socket was last seen empty >= 80 ms before
+    assert timings.summary()["over_1ms"] == 3
+
+
+def test_a_stream_that_outlives_the_limit_is_limit_exceeded_even_if_it_completes() -> None:
+    # The limit is the server's promise: a stream still running past it (plus 1 % for the
+    # transfer) is over the limit, however it ends. It used to pass within a 5 s grace.
+    limits = StreamLimits(limit_s=0.3, stall_timeout_s=2.0)
+    with ScriptedServer(chunked([(0.0, b"[1,"), (0.15, b"2,"), (0.35, b"3]")])) as srv:
+        result = run(timed_client(), srv, limits)
+    assert result.outcome is Outcome.LIMIT_EXCEEDED
+    assert "past the limit of 0.3 s" in (result.error or "")
+    assert result.items == 2
+    assert 0.35 <= result.duration_s < 0.5
+
+
+def test_a_stream_that_completes_within_the_transfer_grace_is_ok() -> None:
+    # 1 % of the limit, at least 50 ms, counted from the request's send: time for the last bytes.
+    limits = StreamLimits(limit_s=0.5, stall_timeout_s=2.0)
+    assert limits.grace_s == 0.05
+    assert StreamLimits(limit_s=300.0).grace_s == 3.0
+    with ScriptedServer(chunked([(0.0, b"[1,"), (0.3, b"2]")])) as srv:
+        result = run(timed_client(), srv, limits)
+    assert result.ok, result.error

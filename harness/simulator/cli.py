@@ -15,7 +15,7 @@ from collections.abc import Sequence
 import gevent
 from gevent.event import Event
 
-from harness.errors import FlowloadError
+from harness.errors import ConfigError, FlowloadError
 from harness.simulator.process import LISTENING_PREFIX, build_server
 from harness.simulator.profiles import Profile, default_profile, load_profile
 from harness.simulator.records import OUTCOMES
@@ -25,7 +25,8 @@ on-demand faults (header x-flowload-fault or query flowload_fault):
   status:503  reset:after=3  truncate:after=2  malformed:at=1  stall:2.5:after=1
   trickle:byte_ms=2  oversized:bytes=20000000:at=0  over_limit:by=1.5
 exact schedules (headers, or query flowload_<name>):
-  x-flowload-items, x-flowload-ttfi-ms, x-flowload-gap-ms, x-flowload-item-bytes
+  x-flowload-items, x-flowload-ttfi-ms, x-flowload-gap-ms, x-flowload-item-bytes,
+  x-flowload-item-shape (padded | dense: rows, as slow to parse as real result sets)
 stats: GET /_flowload/stats (scheduling error, counters, capacity per env)
 """
 
@@ -48,6 +49,8 @@ def _parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--log", help="append one JSON line per request to this file")
     p.add_argument("--fault-rate", type=float, help="share of streams with a random fault (0..1)")
+    p.add_argument("--tls-cert", help="serve HTTPS with this PEM certificate (needs --tls-key)")
+    p.add_argument("--tls-key", help="the PEM private key of --tls-cert")
     p.add_argument("--list", action="store_true", help="print the profile's flows and exit")
     p.add_argument("--quiet", action="store_true", help="no notices on stderr")
     return p
@@ -101,6 +104,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             _list(profile)
             return 0
         key = args.api_key or os.environ.get("FLOW_API_KEY") or None
+        if bool(args.tls_cert) != bool(args.tls_key):
+            raise ConfigError("--tls-cert and --tls-key go together: give both, or neither")
         server = build_server(
             profile,
             host=args.host,
@@ -110,6 +115,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             api_key=key,
             fault_rate=args.fault_rate,
             log_path=args.log,
+            tls=(args.tls_cert, args.tls_key) if args.tls_cert else None,
         )
         server.start()
     except FlowloadError as exc:

@@ -38,8 +38,24 @@ class PacedRun:
     """
 
     __slots__ = (
-        "alive", "base", "bytes", "deadline", "due", "fmt", "index", "items", "name", "pending",
-        "raw", "reason", "schedule", "sends", "size", "stop", "waiter",
+        "alive",
+        "base",
+        "bytes",
+        "deadline",
+        "dense",
+        "due",
+        "fmt",
+        "index",
+        "items",
+        "name",
+        "pending",
+        "raw",
+        "reason",
+        "schedule",
+        "sends",
+        "size",
+        "stop",
+        "waiter",
     )  # fmt: skip
 
     def __init__(
@@ -62,6 +78,7 @@ class PacedRun:
         self.alive = True
         self.waiter: Any = None
         self.sends: list[float] = []  # perf_counter() just before each item's send call
+        self.dense = False  # rows instead of padding (see item_body)
 
 
 class Pacer:
@@ -126,7 +143,7 @@ class Pacer:
         if job.due >= job.deadline:
             self._hand_back(job, "limit")
             return
-        data = frame(job.fmt, job.index, item_body(job.name, job.index, job.size))
+        data = frame(job.fmt, job.index, item_body(job.name, job.index, job.size, dense=job.dense))
         wire = chunk(data)
         now = perf_counter()
         error = now - job.due

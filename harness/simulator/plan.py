@@ -6,6 +6,7 @@ the request's overrides, so the same seed and request sequence give the same ite
 
 from __future__ import annotations
 
+import functools
 import random
 import uuid
 from collections.abc import Iterator
@@ -37,6 +38,7 @@ class Overrides:
     gap_ms: float | None = None
     ttfi_ms: float | None = None
     item_bytes: int | None = None
+    dense: bool = False  # items made of many small rows (slow to parse), not one long string
 
 
 @dataclass(frozen=True, slots=True)
@@ -114,17 +116,37 @@ def make_plan(
     return StreamPlan(job_id, flow, env, count, ttfi, fault, overrides, rng.getstate())
 
 
-def item_body(flow_json: bytes, seq: int, size: int, *, malformed: bool = False) -> bytes:
+def item_body(
+    flow_json: bytes, seq: int, size: int, *, malformed: bool = False, dense: bool = False
+) -> bytes:
     """One item ``{"seq":N,"flow":"name","data":"xx..."}`` padded to about ``size`` bytes.
 
-    A malformed item keeps balanced braces (so a reader can still frame it) but holds a bare
-    word, which no JSON parser accepts.
+    ``dense`` items hold rows instead, ``{"seq":N,"flow":"name","rows":[{"i":0,"v":"abcd"},
+    ...]}`` (about 12,000 rows per MiB): as costly to parse as real result sets. A malformed item
+    keeps balanced braces (so a reader can still frame it) but holds a bare word, which no JSON
+    parser accepts.
     """
+    if dense and not malformed:
+        return b'{"seq":%d,"flow":%s,"rows":%s}' % (seq, flow_json, _rows(size))
     head = b'{"seq":%d,"flow":%s,"data":"' % (seq, flow_json)
     tail = b'",bad}' if malformed else b'"}'
     pad = max(0, size - len(head) - len(tail))
     padding = _PAD[:pad] if pad <= len(_PAD) else b"x" * pad
     return head + padding + tail
+
+
+@functools.lru_cache(maxsize=16)
+def _rows(size: int) -> bytes:
+    """A JSON array of small rows, about ``size`` bytes (made once per size)."""
+    row = b'{"i":%d,"sku":"SKU-%d","name":"row","price":12.5,"qty":3,"ok":true,"tag":"abc"}'
+    rows = []
+    total = 2
+    i = 0
+    while total < size:
+        rows.append(row % (i, i))
+        total += len(rows[-1]) + 1
+        i += 1
+    return b"[" + b",".join(rows) + b"]"
 
 
 def flow_json(name: str) -> bytes:

@@ -37,6 +37,7 @@ def build_server(
     api_key: str | None = None,
     fault_rate: float | None = None,
     log_path: str | None = None,
+    tls: tuple[str, str] | None = None,
 ) -> SimulatorServer:
     """A configured, not yet started server. Arguments win over the profile's values."""
     prof = profile if profile is not None else default_profile()
@@ -51,6 +52,7 @@ def build_server(
         seed=seed if seed is not None else (prof.seed or 0),
         limit_s=limit_s if limit_s is not None else (prof.limit_s or 300.0),
         log_path=log_path,
+        tls=tls,
     )
 
 

@@ -77,11 +77,15 @@ def _overrides(headers: Mapping[str, str], query: Mapping[str, list[str]]) -> Ov
             raise ConfigError(f"x-flowload-{name} must be >= 0, got {text!r}")
         values[name] = number
     items, size = values.get("items"), values.get("item_bytes")
+    shape = (_pick(headers, query, "item_shape") or "padded").strip().lower()
+    if shape not in {"padded", "dense"}:
+        raise ConfigError(f"x-flowload-item-shape must be padded or dense, got {shape!r}")
     return Overrides(
         items=None if items is None else int(items),
         gap_ms=values.get("gap_ms"),
         ttfi_ms=values.get("ttfi_ms"),
         item_bytes=None if size is None else int(size),
+        dense=shape == "dense",
     )
 
 

@@ -7,6 +7,7 @@ admitted through the env's capacity gate, then sent by a :class:`Streamer`.
 from __future__ import annotations
 
 import socket
+import ssl
 import time
 from collections import defaultdict
 from dataclasses import dataclass, field
@@ -87,6 +88,17 @@ def _head(status: int, headers: list[tuple[str, str]]) -> bytes:
     return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1")
 
 
+def _tls_context(cert: str, key: str) -> ssl.SSLContext:
+    """A server TLS context from PEM files (ConfigError naming the file when unusable)."""
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    try:
+        ctx.load_cert_chain(cert, key)
+    except (OSError, ssl.SSLError) as exc:
+        raise ConfigError(f"cannot load the TLS certificate {cert} / key {key}: {exc}") from None
+    ctx.set_alpn_protocols(["http/1.1"])
+    return ctx
+
+
 class SimulatorServer:
     """A simulated Flow "Run streaming" service. ``start()`` binds; ``url`` tells where."""
 
@@ -99,9 +111,11 @@ class SimulatorServer:
         seed: int = 0,
         limit_s: float = 300.0,
         log_path: str | None = None,
+        tls: tuple[str, str] | None = None,
     ) -> None:
         if limit_s <= 0:
             raise ConfigError(f"the execution limit must be > 0 s, got {limit_s}")
+        self._tls = _tls_context(*tls) if tls else None
         self.profile = profile
         self.seed = seed
         self.limit_s = limit_s
@@ -118,7 +132,8 @@ class SimulatorServer:
         """Bind and start accepting (in the current gevent hub)."""
         # Created here, not in __init__: a gevent server belongs to the hub of the thread
         # that starts it (SimulatorThread builds in one thread and serves in another).
-        self._server = StreamServer(self._address, self._handle, backlog=4096)
+        extra: dict[str, Any] = {"ssl_context": self._tls} if self._tls is not None else {}
+        self._server = StreamServer(self._address, self._handle, backlog=4096, **extra)
         self._pacer = Pacer(self.stats)
         try:
             self._server.start()
@@ -134,8 +149,9 @@ class SimulatorServer:
 
     @property
     def url(self) -> str:
-        """``http://host:port`` of the running server."""
-        return f"http://{self._host}:{self.port}"
+        """``http(s)://host:port`` of the running server."""
+        scheme = "https" if self._tls is not None else "http"
+        return f"{scheme}://{self._host}:{self.port}"
 
     def stop(self, timeout: float = 1.0) -> None:
         """Stop accepting, give streams ``timeout`` s, then kill them; close the log."""

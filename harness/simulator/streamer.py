@@ -93,7 +93,9 @@ class Streamer:
         self.trickle_s = fault.seconds if fault and fault.kind is FaultKind.TRICKLE else None
         self.enforce_limit = not (fault and fault.kind is FaultKind.OVER_LIMIT)
         raw = getattr(sock, "_sock", None)
-        self._raw: _socket.socket | None = raw if isinstance(raw, _socket.socket) else None
+        # TLS sockets must go through their own send (encryption): no raw fast path for them.
+        plain = isinstance(raw, _socket.socket) and not hasattr(sock, "cipher")
+        self._raw: _socket.socket | None = raw if plain else None
 
     def _sendall(self, data: bytes) -> None:
         # Fast path: one non-blocking send on gevent's underlying socket saves ~5 us of
@@ -178,7 +180,7 @@ class Streamer:
         if fault and kind is FaultKind.OVERSIZED and i == fault.index:
             size = fault.size
         malformed = fault is not None and kind is FaultKind.MALFORMED and i == fault.index
-        body = item_body(self.name, i, size, malformed=malformed)
+        body = item_body(self.name, i, size, malformed=malformed, dense=self.plan.overrides.dense)
         wire = frame(self.plan.flow.format, i, body)
         now = perf_counter()
         if self.trickle_s is None:
@@ -209,6 +211,7 @@ class Streamer:
             (self.plan.flow.format, self.name, item[1]),
         )
         job.sends = self.end.sends
+        job.dense = self.plan.overrides.dense
         reason = self.pacer.run(job)
         self.end.items += job.items
         self.end.bytes += job.bytes
