@@ -1,30 +1,30 @@
 """Measurement fidelity: flowload (real Locust user) vs the usual locustfile, on a known schedule.
 
-For each concurrency N: a fresh simulator process (pinned to one CPU) serves streams with an exact
-schedule (``x-flowload-items`` / ``-ttfi-ms`` / ``-gap-ms``: first item 100 ms after the request,
-then one item every 50 ms = 20 items/s, one item per write, NDJSON). Locust runs headless in
-a subprocess pinned to the other CPU with N users, each running streams back to back:
+For each step a fresh simulator process (pinned to one CPU) serves streams with an exact schedule
+(``x-flowload-items`` / ``-ttfi-ms`` / ``-gap-ms``: first item 100 ms after the request, then one
+item every 50 ms = 20 items/s, one item per write, NDJSON) and logs when it really sent each item.
+Locust runs headless in a subprocess pinned to the other CPU with N users, each running streams
+back to back. A step is ``KIND[+MOD...]:N``:
 
-- ``ours``: ``benchmarks/fidelity_locustfile.py`` = flowload's ``FlowStreamUser`` (transport,
-  reader, measure, stats, streams.jsonl, Locust events) plus one list append per stream that keeps
-  every gap for this benchmark (first streams spread over 1 s, flowload's default);
-- ``ours-batched``: the same with ``--flow-spawn-spread 0``. Locust starts each second's users
-  together; with streams of equal length, each batch then starts, ends and restarts its streams
-  together for the whole run, and every restart's work lands on the event loop at once;
+- ``ours``: ``benchmarks/fidelity_locustfile.py`` = flowload's ``FlowStreamUser`` (kernel receive
+  stamps where granted), plus one list append per stream that keeps every gap for this benchmark;
+- ``user``: the same with ``--timestamps user`` (user-space receipt times, as before stamps);
+- ``batched``: ``ours`` with ``--flow-spawn-spread 0`` (Locust's once-a-second batches);
 - ``baseline``: ``benchmarks/baseline/locustfile.py`` (HttpUser, stream=True, iter_lines,
-  json.loads, time.time() per line).
+  json.loads, time.time() per line);
+- ``+hog``: a CPU-bound process pinned to the client's CPU for the whole step;
+- ``+heavy``: 3 streams in 1,000 are heavy (four dense 1 MiB items, 12,000 rows each, 100 ms
+  apart), mixed into the paced ones (not scored themselves).
 
-After the ramp, a window of ``--window`` seconds is scored: every gap whose later item arrived in
-the window. Gap error = measured gap - 50 ms (planned); TTFI error = measured TTFI - 100 ms for
-streams started in the window. The table gives p50/p99/max of |error|, the signed p99, the client's
-CPU (share of one core, psutil over the window) and the simulator's own scheduling error
-(|actual - planned send|, from ``/_flowload/stats`` over the same window), which is *part of* the
-measured error: a client can't be more exact than its server. ``sum ITL p99-50`` is flowload's own
-summary.json view of the same run (whole run, ramp included): with an exact schedule, the
-summary's ITL percentiles minus 50 ms ARE the (signed) gap-error percentiles.
+After the ramp, ``--repeat`` windows of ``--window`` seconds are scored: every paced gap whose
+later item arrived in the window, against the schedule (50 ms) and against the simulator's logged
+actual sends (the harness's own error). The simulator's own scheduling error (|actual - planned|
+send, from ``/_flowload/stats``) is part of the error against the schedule: a client cannot be
+more exact than its server. The row also shows flowload's own view from summary.json: delivery
+lag, the share of items whose error bound exceeds 1 ms, and the run's verdict.
 
-    PYTHONPATH=. python benchmarks/fidelity.py [--quick] [--steps 100,250] [--baseline-steps 100]
-        [--batched-steps 500,1000] [--keep DIR (raw timings, GC pauses, Locust's log per step)]
+    PYTHONPATH=. python benchmarks/fidelity.py [--quick] [--plan ours:1000,ours+hog:1000,...]
+        [--keep DIR (raw timings and Locust's log per step)]
 
 Writes ``benchmarks/results/fidelity.json``.
 """
@@ -33,9 +33,7 @@ from __future__ import annotations
 
 import argparse
 import http.client
-import itertools
 import json
-import math
 import os
 import platform
 import signal
@@ -50,6 +48,15 @@ from typing import Any
 
 import orjson
 import psutil
+from fidelity_score import (  # this directory: the script's own
+    Stream,
+    load_baseline,
+    load_ours,
+    print_table,
+    score,
+    server_sends,
+    verdicts,
+)
 
 from harness.simulator import SimulatorProcess
 
@@ -75,10 +82,24 @@ def schedule_headers(items: int) -> dict[str, str]:
     }
 
 
-def scenario_toml(url: str, items: int, fmt: str) -> str:
-    """A flowload scenario for one paced flow against the simulator at ``url``."""
-    headers = ", ".join(f'"{k}" = "{v}"' for k, v in schedule_headers(items).items())
-    return f"""
+HEAVY_HEADERS = {
+    "x-flowload-items": "4",
+    "x-flowload-ttfi-ms": "100",
+    "x-flowload-gap-ms": "100",
+    "x-flowload-item-bytes": "1048576",
+    "x-flowload-item-shape": "dense",
+}
+HEAVY_PER_1000 = 3
+
+
+def _headers_toml(headers: dict[str, str]) -> str:
+    return ", ".join(f'"{k}" = "{v}"' for k, v in headers.items())
+
+
+def scenario_toml(url: str, items: int, fmt: str, *, heavy: bool = False) -> str:
+    """A flowload scenario for the paced flow (and the heavy one) against the simulator."""
+    paced_weight = 1000 - HEAVY_PER_1000 if heavy else 1
+    text = f"""
 [target]
 url = "{url}"
 tenant = "acme"
@@ -94,64 +115,20 @@ name = "paced"
 id = "{FLOWS[fmt]}"
 method = "GET"
 format = "{fmt}"
-headers = {{ {headers} }}
+weight = {paced_weight}
+headers = {{ {_headers_toml(schedule_headers(items))} }}
 """
-
-
-# --- scoring ---------------------------------------------------------------------------------
-def _pct(values: list[float], q: float) -> float:
-    if not values:
-        return float("nan")
-    values = sorted(values)
-    return values[min(len(values) - 1, max(0, round(q * (len(values) - 1))))]
-
-
-def score(
-    streams: list[tuple[float, float | None, list[float]]], w0: float, w1: float
-) -> dict[str, Any]:
-    """Gap and TTFI errors (ms) of streams given as (start wall s, ttfi s, gaps s)."""
-    gap_err: list[float] = []
-    ttfi_err: list[float] = []
-    for start, ttfi, gaps in streams:
-        if ttfi is None:
-            continue
-        t = start + ttfi
-        if w0 <= start <= w1:
-            ttfi_err.append(ttfi * 1000.0 - TTFI_MS)
-        for gap in gaps:
-            t += gap
-            if w0 <= t <= w1:
-                gap_err.append(gap * 1000.0 - GAP_MS)
-    absg = [abs(e) for e in gap_err]
-    abst = [abs(e) for e in ttfi_err]
-    return {
-        "gaps": len(gap_err),
-        "gap_abs_p50_ms": _pct(absg, 0.5),
-        "gap_abs_p99_ms": _pct(absg, 0.99),
-        "gap_abs_max_ms": max(absg, default=float("nan")),
-        "gap_signed_p1_ms": _pct(gap_err, 0.01),
-        "gap_signed_p99_ms": _pct(gap_err, 0.99),
-        "ttfis": len(ttfi_err),
-        "ttfi_abs_p50_ms": _pct(abst, 0.5),
-        "ttfi_abs_p99_ms": _pct(abst, 0.99),
-        "ttfi_abs_max_ms": max(abst, default=float("nan")),
-    }
-
-
-def load_ours(path: Path) -> list[tuple[float, float | None, list[float]]]:
-    """Streams written by fidelity_locustfile.py."""
-    return [(s, t, list(g)) for s, t, g in orjson.loads(path.read_bytes())]
-
-
-def load_baseline(path: Path) -> list[tuple[float, float | None, list[float]]]:
-    """Streams written by baseline/locustfile.py, turned into (start, ttfi, gaps)."""
-    out: list[tuple[float, float | None, list[float]]] = []
-    for start, stamps in orjson.loads(path.read_bytes()):
-        if not stamps:
-            continue
-        gaps = [b - a for a, b in itertools.pairwise(stamps)]
-        out.append((start, stamps[0] - start, gaps))
-    return out
+    if heavy:
+        text += f"""
+[[flows]]
+name = "heavy"
+id = "{FLOWS[fmt]}"
+method = "GET"
+format = "{fmt}"
+weight = {HEAVY_PER_1000}
+headers = {{ {_headers_toml(HEAVY_HEADERS)} }}
+"""
+    return text
 
 
 # --- running ---------------------------------------------------------------------------------
@@ -218,56 +195,87 @@ def _cpu_s(proc: psutil.Process) -> float:
     return float(t.user + t.system)
 
 
+HOG = "import time\nend = time.monotonic() + {s}\nwhile time.monotonic() < end: pass\n"
+
+
+def _hog(cpu: int | None, seconds: float) -> subprocess.Popen[bytes]:
+    """A CPU-bound neighbour on the client's CPU (or anywhere without pinning)."""
+    return subprocess.Popen(
+        [sys.executable, "-c", HOG.format(s=seconds)],
+        preexec_fn=_pin(cpu),  # noqa: PLW1509 - only sched_setaffinity, no locks
+    )
+
+
+def _locust_command(kind: str, n: int, args: argparse.Namespace, url: str, tmp: Path) -> list[str]:
+    base, mods = kind.split("+", maxsplit=1)[0], kind.split("+")[1:]
+    ramp_s = _ramp_s(n, args)
+    common = ["--headless", "-u", str(n), "-r", str(max(1, round(n / ramp_s))), "-t", "600s"]
+    if base == "baseline":
+        return [
+            sys.executable, "-m", "locust", "-f", str(BENCH / "baseline" / "locustfile.py"),
+            *common, "--host", url,
+        ]  # fmt: skip
+    scenario = tmp / "scenario.toml"
+    scenario.write_text(
+        scenario_toml(url, args.items, "ndjson", heavy="heavy" in mods), encoding="utf-8"
+    )
+    cmd = [
+        sys.executable, "-m", "locust", "-f", str(BENCH / "fidelity_locustfile.py"),
+        *common, "--flow-config", str(scenario), "--report-dir", str(tmp / "report"),
+    ]  # fmt: skip
+    if base == "batched":  # Locust's batches as they come: one per second
+        cmd += ["--flow-spawn-spread", "0"]
+    if base == "user":
+        cmd += ["--timestamps", "user"]
+    return cmd
+
+
+def _locust_env(kind: str, args: argparse.Namespace, out: Path) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("LOCUST_")}
+    env["PYTHONPATH"] = str(ROOT)
+    if kind.startswith("baseline"):
+        path = f"/api/v1/tenants/acme/workspaces/bench/flows/{FLOWS['ndjson']}/stream"
+        env.update(
+            BASELINE_OUT=str(out),
+            BASELINE_PATH=path + "?env=Production",
+            BASELINE_HEADERS=json.dumps({"x-api-key": KEY, **schedule_headers(args.items)}),
+        )
+    else:
+        env.update(FIDELITY_OUT=str(out), FIDELITY_KEY=KEY)
+    return env
+
+
 def run_one(kind: str, n: int, args: argparse.Namespace, cpus: list[int]) -> dict[str, Any]:
     """One (client kind, concurrency) step against a fresh simulator."""
     sim_cpu, client_cpu = (cpus[0], cpus[-1]) if args.pin and len(cpus) > 1 else (None, None)
-    with (
-        tempfile.TemporaryDirectory(prefix="fidelity-") as tmp_name,
-        SimulatorProcess(["--profile", str(PROFILE), "--limit", "3600"], api_key=KEY) as sim,
-    ):
+    with tempfile.TemporaryDirectory(prefix="fidelity-") as tmp_name:
         tmp = Path(tmp_name)
-        args.sim_pid = sim.proc.pid if sim.proc is not None else 0
-        if sim.proc is not None and sim_cpu is not None:
-            os.sched_setaffinity(sim.proc.pid, {sim_cpu})
-        port = int(sim.url.rsplit(":", 1)[1])
-        out = tmp / "streams.json"
-        env = {k: v for k, v in os.environ.items() if not k.startswith("LOCUST_")}
-        env["PYTHONPATH"] = str(ROOT)
-        ramp_s = _ramp_s(n, args)
-        common = ["--headless", "-u", str(n), "-r", str(max(1, round(n / ramp_s))), "-t", "600s"]
-        if kind.startswith("ours"):
-            scenario = tmp / "scenario.toml"
-            scenario.write_text(scenario_toml(sim.url, args.items, "ndjson"), encoding="utf-8")
-            env.update(FIDELITY_OUT=str(out), FIDELITY_KEY=KEY)
-            cmd = [
-                sys.executable, "-m", "locust", "-f", str(BENCH / "fidelity_locustfile.py"),
-                *common, "--flow-config", str(scenario), "--report-dir", str(tmp / "report"),
-            ]  # fmt: skip
-            if kind == "ours-batched":  # Locust's batches as they come: one per second
-                cmd += ["--flow-spawn-spread", "0"]
-        else:
-            path = f"/api/v1/tenants/acme/workspaces/bench/flows/{FLOWS['ndjson']}/stream"
-            env.update(
-                BASELINE_OUT=str(out),
-                BASELINE_PATH=path + "?env=Production",
-                BASELINE_HEADERS=json.dumps({"x-api-key": KEY, **schedule_headers(args.items)}),
-            )
-            cmd = [
-                sys.executable, "-m", "locust", "-f", str(BENCH / "baseline" / "locustfile.py"),
-                *common, "--host", sim.url,
-            ]  # fmt: skip
-        log = tmp / "locust.log"
-        with log.open("wb") as log_file:
-            proc = subprocess.Popen(
-                cmd, cwd=tmp, env=env, stdout=log_file, stderr=subprocess.STDOUT,
-                preexec_fn=_pin(client_cpu),  # noqa: PLW1509 - only sched_setaffinity, no locks
-            )  # fmt: skip
+        sim_args = ["--profile", str(PROFILE), "--limit", "3600", "--log", str(tmp / "sim.jsonl")]
+        with SimulatorProcess(sim_args, api_key=KEY) as sim:
+            args.sim_pid = sim.proc.pid if sim.proc is not None else 0
+            if sim.proc is not None and sim_cpu is not None:
+                os.sched_setaffinity(sim.proc.pid, {sim_cpu})
+            port = int(sim.url.rsplit(":", 1)[1])
+            out, log = tmp / "streams.json", tmp / "locust.log"
+            hog = _hog(client_cpu, 900) if "+hog" in kind else None
             try:
-                return _measure(kind, n, args, proc, port=port, tmp=tmp)
+                with log.open("wb") as log_file:
+                    proc = subprocess.Popen(
+                        _locust_command(kind, n, args, sim.url, tmp), cwd=tmp,
+                        env=_locust_env(kind, args, out), stdout=log_file,
+                        stderr=subprocess.STDOUT,
+                        preexec_fn=_pin(client_cpu),  # noqa: PLW1509 - affinity only, no locks
+                    )  # fmt: skip
+                    try:
+                        return _measure(kind, n, args, proc, port=port, tmp=tmp)
+                    finally:
+                        if proc.poll() is None:
+                            proc.kill()
+                            proc.wait()
             finally:
-                if proc.poll() is None:
-                    proc.kill()
-                    proc.wait()
+                if hog is not None:
+                    hog.kill()
+                    hog.wait()
 
 
 @dataclass
@@ -320,11 +328,11 @@ def _stop(proc: subprocess.Popen[bytes], args: argparse.Namespace) -> None:
 
 
 def _window_row(
-    kind: str, n: int, win: _Window, streams: list[tuple[float, float | None, list[float]]]
+    kind: str, n: int, win: _Window, streams: list[Stream], sends: dict[str, list[float]]
 ) -> dict[str, Any]:
     span = win.p1 - win.p0
     row: dict[str, Any] = {"kind": kind, "streams": n, "window_s": span}
-    row.update(score(streams, win.w0, win.w1))
+    row.update(score(streams, sends, win.w0, win.w1))
     row["items_per_s"] = row["gaps"] / span
     row["client_cpu"] = (win.cpu1 - win.cpu0) / span
     row["client_waiting_for_cpu"] = (win.wait1 - win.wait0) / span
@@ -355,7 +363,8 @@ def _measure(
     _stop(proc, args)
     if not out.exists():
         return {"kind": kind, "streams": n, "error": log.read_text("utf-8", "replace")[-1500:]}
-    streams = load_ours(out) if kind.startswith("ours") else load_baseline(out)
+    streams = load_baseline(out) if kind.startswith("baseline") else load_ours(out)
+    sends = server_sends(tmp / "sim.jsonl")
     if args.keep:  # raw per-stream timings, for digging into a step
         args.keep.mkdir(parents=True, exist_ok=True)
         (args.keep / f"{kind}-{n}.json").write_bytes(out.read_bytes())
@@ -367,7 +376,8 @@ def _measure(
         if trace.exists():
             (args.keep / f"{kind}-{n}.trace.json").write_bytes(trace.read_bytes())
     rows = sorted(
-        (_window_row(kind, n, w, streams) for w in wins), key=lambda r: r["gap_abs_p99_ms"]
+        (_window_row(kind, n, w, streams, sends) for w in wins),
+        key=lambda r: r["gap_abs_p99_ms"],
     )
     # The window with the median p99 represents the step; every window's p99 is kept.
     result = dict(rows[len(rows) // 2])
@@ -388,89 +398,39 @@ def _measure(
         result["summary_itl_max_minus_gap_ms"] = itl["max"] - GAP_MS
         result["generator"] = summary["run"].get("generator")
         result["generator_saturated"] = summary["run"].get("generator_saturated")
+        result["error_bound"] = summary["run"].get("error_bound")
+        result["clock"] = summary["run"].get("clock")
     return result
 
 
-# --- report ----------------------------------------------------------------------------------
-def _f(value: Any, digits: int = 2) -> str:
-    return "-" if value is None or math.isnan(value) else f"{value:.{digits}f}"
+DEFAULT_PLAN = (
+    "ours:1000,ours:2000,ours+hog:1000,ours+hog:2000,ours+heavy:1000,ours+heavy:2000,"
+    "user:1000,user+hog:1000,baseline:1000,baseline+hog:1000"
+)
+QUICK_PLAN = "ours:100,ours+hog:100,user+hog:100,baseline:100"
+KINDS = ("ours", "user", "batched", "baseline")
+MODS = ("hog", "heavy")
 
 
-HEADER = (
-    "client", "streams", "items/s", "gap err p50 / p99 / max ms", "p99 of each window",
-    "TTFI err p50 / p99",
-    "client CPU (waiting)", "µs/item", "sim sched p99 (sim waiting)", "sum ITL p99-50", "health",
-    "load",
-)  # fmt: skip
-
-
-def _cells(r: dict[str, Any]) -> list[str]:
-    sched = (r.get("sim_sched_error_ms") or {}).get("p99")
-    local = (r.get("generator") or {}).get("local") or {}
-    health = "-"
-    if local:
-        verdict = "SAT" if r.get("generator_saturated") else "ok"
-        cpu, lag = _f(local.get("cpu_pct_p90"), 0), _f(local.get("loop_lag_ms_p99"), 1)
-        wait = _f(local.get("cpu_wait_pct_p90"), 1)
-        health = f"{verdict} cpu90 {cpu} lag99 {lag} wait90 {wait}"
-    gap = [_f(r["gap_abs_p50_ms"]), _f(r["gap_abs_p99_ms"]), _f(r["gap_abs_max_ms"], 1)]
-    return [
-        r["kind"], str(r["streams"]), f"{r['items_per_s']:.0f}", " / ".join(gap),
-        ", ".join(_f(v, 1) for v in r["gap_abs_p99_all_ms"]),
-        f"{_f(r['ttfi_abs_p50_ms'])} / {_f(r['ttfi_abs_p99_ms'])}",
-        f"{r['client_cpu']:.2f} ({r['client_waiting_for_cpu']:.2f})",
-        f"{r['client_us_per_item']:.0f}", f"{_f(sched)} ({r['sim_waiting_for_cpu']:.2f})",
-        _f(r.get("summary_itl_p99_minus_gap_ms")),
-        health, f"{r['load_avg'][0]}-{r['load_avg'][1]}",
-    ]  # fmt: skip
-
-
-def print_table(rows: list[dict[str, Any]]) -> None:
-    """Print the results as a Markdown table."""
-    print("| " + " | ".join(HEADER) + " |")
-    print("|---" * len(HEADER) + "|")
-    for r in rows:
-        if "error" in r:
-            print(f"| {r['kind']} | {r['streams']} | failed: {r['error'][-200:]!r} |")
-        else:
-            print("| " + " | ".join(_cells(r)) + " |")
-
-
-def verdicts(rows: list[dict[str, Any]]) -> dict[str, Any]:
-    """Highest concurrency within 2 / 5 ms p99, and ours/baseline ratios per concurrency."""
-    ok = [r for r in rows if "error" not in r]
-    out: dict[str, Any] = {}
-    for kind in ("ours", "ours-batched", "baseline"):
-        mine = [r for r in ok if r["kind"] == kind]
-        for bound in (2.0, 5.0):
-            fits = [r["streams"] for r in mine if r["gap_abs_p99_ms"] <= bound]
-            out[f"{kind}_max_streams_p99_le_{bound:g}ms"] = max(fits, default=None)
-    ratios: dict[str, dict[int, dict[str, float]]] = {"ours": {}, "ours-batched": {}}
-    for r in ok:
-        if r["kind"] not in ratios:
-            continue
-        base = next(
-            (b for b in ok if b["kind"] == "baseline" and b["streams"] == r["streams"]), None
-        )
-        if base is not None:
-            ratios[r["kind"]][r["streams"]] = {
-                "gap_p99_ours_over_baseline": r["gap_abs_p99_ms"] / base["gap_abs_p99_ms"],
-                "cpu_per_item_ours_over_baseline": r["client_us_per_item"]
-                / base["client_us_per_item"],
-            }
-    out["ratios"] = ratios
-    return out
+def parse_plan(text: str) -> list[tuple[str, int]]:
+    """``ours+hog:1000,...`` -> [("ours+hog", 1000), ...] (SystemExit naming a bad step)."""
+    plan = []
+    for step in filter(None, (s.strip() for s in text.split(","))):
+        kind, _, count = step.partition(":")
+        base, *mods = kind.split("+")
+        if base not in KINDS or any(m not in MODS for m in mods) or not count.isdigit():
+            raise SystemExit(f"bad step {step!r}: KIND[+hog][+heavy]:N with KIND in {KINDS}")
+        plan.append((kind, int(count)))
+    return plan
 
 
 def main() -> None:
     """Run the steps, print the table, write JSON."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
-    parser.add_argument("--steps", default="100,250,500,1000,2000")
-    parser.add_argument("--baseline-steps", default="100,250,500,1000")
     parser.add_argument(
-        "--batched-steps",
-        default="500,1000",
-        help="ours with --flow-spawn-spread 0: each second's users start their streams together",
+        "--plan",
+        default=DEFAULT_PLAN,
+        help="steps KIND[+hog][+heavy]:N, comma-separated; KIND: ours, user, batched, baseline",
     )
     parser.add_argument("--window", type=float, default=5.0, help="seconds per scored window")
     parser.add_argument("--repeat", type=int, default=3, help="scored windows per step")
@@ -486,15 +446,10 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=RESULTS)
     args = parser.parse_args()
     if args.quick:
-        args.steps, args.baseline_steps, args.window, args.items = "100,250", "100", 3.0, 40
-        args.batched_steps = ""
-        args.repeat = 1
+        args.plan, args.window, args.items, args.repeat = QUICK_PLAN, 3.0, 40, 1
     cpus = sorted(os.sched_getaffinity(0))
     rows: list[dict[str, Any]] = []
-    plan = [("ours", int(s)) for s in args.steps.split(",") if s]
-    plan += [("ours-batched", int(s)) for s in args.batched_steps.split(",") if s]
-    plan += [("baseline", int(s)) for s in args.baseline_steps.split(",") if s]
-    for kind, n in plan:
+    for kind, n in parse_plan(args.plan):
         row = run_one(kind, n, args, cpus)
         rows.append(row)
         print(f"# {kind} {n}: {json.dumps(row, default=str)[:400]}", file=sys.stderr, flush=True)

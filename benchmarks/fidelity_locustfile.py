@@ -2,10 +2,10 @@
 
 Identical to ``locustfiles/flow_stream.py`` (same install(), same FlowStreamUser code path:
 plan.pick -> measure_stream -> session.record -> Locust events), except that each finished
-stream's ``(started_at, ttfi_s, gaps_s)`` is also kept in a list (one append per stream) and
-written to ``$FIDELITY_OUT`` when Locust quits. streams.jsonl keeps only per-stream p50/max ITL,
-and summary.json covers the whole run (ramp included); this lets the benchmark score every gap
-of a chosen window.
+stream's ``(started_at, ttfi_s, gaps_s, job_id, flow)`` is also kept in a list (one append per
+stream) and written to ``$FIDELITY_OUT`` when Locust quits. streams.jsonl keeps only per-stream
+p50/max ITL, and summary.json covers the whole run (ramp included); this lets the benchmark score
+every gap of a chosen window.
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ from harness.result import StreamResult
 
 glue.install()
 
-STREAMS: list[tuple[float, float | None, tuple[float, ...]]] = []
+STREAMS: list[tuple[float, float | None, tuple[float, ...], str | None, str]] = []
 # (generation, seconds, wall clock at the end): a collection stalls the whole event loop
 GC_PAUSES: list[tuple[int, float, float]] = []
 _gc_started = [0.0]
@@ -54,7 +54,9 @@ class FidelityStreamUser(glue.FlowStreamUser):
 
     def _fire_locust_events(self, name: str, result: StreamResult) -> None:
         super()._fire_locust_events(name, result)
-        STREAMS.append((result.started_at, result.ttfi_s, result.gaps_s))
+        STREAMS.append(
+            (result.started_at, result.ttfi_s, result.gaps_s, result.job_id, result.flow)
+        )
 
 
 def _dump(**_kw: Any) -> None:

@@ -58,11 +58,11 @@ def simulator(tmp_path: Path) -> Iterator[SimulatorProcess]:
         yield sim
 
 
-def block_the_loop(stop: list[bool], hold_s: float = 0.015) -> None:
+def block_the_loop(stop: list[bool], hold_s: float = 0.025) -> None:
     """A greenlet that keeps the event loop busy, as CPU-bound work in another user would."""
     while not stop[0]:
         blocking_sleep(hold_s)
-        gevent.sleep(0.004)
+        gevent.sleep(0.002)
 
 
 def read_against_sends(

@@ -2,7 +2,8 @@
 
 ``HttpUser`` + ``stream=True`` + ``iter_lines()`` + ``json.loads`` + ``time.time()`` per line, as
 most streaming locustfiles are written. For the benchmark it also keeps, per stream, the request
-start and every line's arrival time, and writes them (JSON) to ``$BASELINE_OUT`` when Locust quits.
+start, every line's arrival time and the server's job id, and writes them (JSON) to
+``$BASELINE_OUT`` when Locust quits.
 
     BASELINE_PATH=/api/v1/.../stream?env=Production BASELINE_OUT=out.json \
         locust -f benchmarks/baseline/locustfile.py --headless --host http://127.0.0.1:PORT ...
@@ -22,7 +23,7 @@ from locust import HttpUser, constant, events, task
 
 PATH = os.environ.get("BASELINE_PATH", "/")
 HEADERS: dict[str, str] = json.loads(os.environ.get("BASELINE_HEADERS", "{}"))
-STREAMS: list[tuple[float, list[float]]] = []
+STREAMS: list[tuple[float, list[float], str | None]] = []
 
 
 class BaselineStreamUser(HttpUser):
@@ -42,7 +43,8 @@ class BaselineStreamUser(HttpUser):
                 if line:
                     json.loads(line)
                     stamps.append(time.time())
-        STREAMS.append((start, stamps))
+            job_id = response.headers.get("flow-job-id")
+        STREAMS.append((start, stamps, job_id))
 
 
 def _dump(**_kw: Any) -> None:

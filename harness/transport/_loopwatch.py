@@ -7,8 +7,8 @@ moment the socket was known to be empty. Besides a read that found it empty, eve
 event loop that did not report a socket proves it empty at that moment. This watch records,
 per loop iteration, the time just before the poll (a prepare watcher, run last) and just after
 it (a check watcher, run first), and how long the thread waited for a CPU in between
-(``/proc/thread-self/schedstat``), so a waking reader can tell which poll found its socket ready
-and whether that poll had slept until the data came.
+(``/proc/thread-self/schedstat``, read in both), so a waking reader can tell which poll found its
+socket ready and whether that poll had slept until the data came.
 """
 
 from __future__ import annotations
@@ -35,7 +35,7 @@ class LoopState:
         self.prev_prepared = prev_prepared  # just before the previous iteration's poll
         self.prepared = prepared  # just before this iteration's poll
         self.polled = polled  # just after this iteration's poll returned
-        self.cpu_wait_s = cpu_wait_s  # CPU wait since the previous iteration's poll returned
+        self.cpu_wait_s = cpu_wait_s  # CPU wait from just before this poll to just after it
 
 
 _NO_STATE = LoopState(-math.inf, -math.inf, -math.inf, math.inf)
@@ -44,7 +44,9 @@ _NO_STATE = LoopState(-math.inf, -math.inf, -math.inf, math.inf)
 class LoopWatch:
     """Prepare/check watchers on one hub's loop; ``state`` describes the current iteration."""
 
-    __slots__ = ("_check", "_fd", "_prepare", "_prepared", "_prev_prepared", "_run_delay", "state")
+    __slots__ = (
+        "_check", "_fd", "_prepare", "_prepared", "_prev_prepared", "_run_delay", "state",
+    )  # fmt: skip
 
     def __init__(self, loop: Any) -> None:
         self.state = _NO_STATE
@@ -67,14 +69,14 @@ class LoopWatch:
 
     def _on_prepare(self) -> None:
         self._prev_prepared = self._prepared
+        self._run_delay = self._read_run_delay()
         self._prepared = perf_counter()
 
     def _on_check(self) -> None:
         polled = perf_counter()
-        run_delay = self._read_run_delay()
-        # inf - inf is nan: with no schedstat the CPU wait is unknown, so unbounded.
-        waited = run_delay - self._run_delay if self._fd is not None else math.inf
-        self._run_delay = run_delay
+        # Only the wait around the poll: how late the loop woke for the first ready socket.
+        # (inf - inf is nan: with no schedstat the CPU wait is unknown, so unbounded.)
+        waited = self._read_run_delay() - self._run_delay if self._fd is not None else math.inf
         self.state = LoopState(self._prev_prepared, self._prepared, polled, waited)
 
     def _read_run_delay(self) -> float:
