@@ -18,12 +18,15 @@ stream still streaming then, or one that completed only after it, is ``limit_exc
 
 from __future__ import annotations
 
+import datetime as dt
+import email.utils
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from urllib.parse import parse_qsl, quote, quote_plus, urlsplit
 
 from harness.errors import ConfigError
+from harness.flow_api import redact_url
 from harness.reader import (
     ItemFormat,
     ItemReader,
@@ -33,6 +36,7 @@ from harness.reader import (
     TruncatedError,
     format_from_content_type,
 )
+from harness.redirects import REDIRECT_STATUSES, RedirectError, next_request
 from harness.result import Outcome, StreamResult
 from harness.transport import (
     CLOCK_KERNEL,
@@ -91,11 +95,24 @@ class StreamLimits:
 class _Decided(Exception):  # noqa: N818 - control flow, never escapes this module
     """The stream's outcome is decided; carries it out of the reading loop."""
 
-    def __init__(self, outcome: Outcome, error: str | None, at: float) -> None:
+    def __init__(
+        self, outcome: Outcome, error: str | None, at: float, cause: str | None = None
+    ) -> None:
         super().__init__(outcome.value)
         self.outcome = outcome
         self.error = error
         self.at = at
+        self.cause = cause  # a failure no retry can fix (see CONFIG_CAUSES)
+
+
+# Connect failures that no retry fixes: the run is misconfigured (fail-fast acts on them).
+_CONFIG_KINDS = frozenset(
+    {"dns", "refused", "tls", "client_cert", "proxy", "proxy_auth", "http2", "unreachable"}
+)
+_CONFIG_STATUSES = frozenset({401, 403, 404})
+_RETRY_AFTER_STATUSES = frozenset({429, 503})
+BUFFERED_MIN_ITEMS = 3  # a stream of so few items says nothing about buffering
+BUFFERED_MIN_TTFI_S = 0.1  # ... nor one whose items came sooner than this
 
 
 class _Stream:
@@ -121,12 +138,17 @@ class _Stream:
         self.gaps: list[float] = []
         self.items = 0
         self.bytes = 0
+        self.item_reads = 0  # reads that completed at least one item
+        self.redirects = 0
+        self.redirected_to: str | None = None
 
     def run(
         self, client: HttpClient, reader: ItemReader | None, factory: ReaderFactory
     ) -> _Decided:
         try:
             response = self.response = client.send(self.request)
+            if response.status in REDIRECT_STATUSES:
+                response = self._follow(client, response)
             self.ttfb = response.t_headers - self.t0
             if not 200 <= response.status < 300:
                 return self._http_error(response)
@@ -137,6 +159,36 @@ class _Stream:
             return decided
         except Exception as exc:  # noqa: BLE001 - every stream must end with an outcome
             return self._classify(exc)
+
+    def _follow(self, client: HttpClient, response: Response) -> Response:
+        """Follow redirects (timed from the first request); the final response."""
+        request = self.request
+        while response.status in REDIRECT_STATUSES and response.headers.get("location"):
+            try:
+                request = next_request(
+                    request, response.status, response.headers["location"], self.redirects
+                )
+            except RedirectError as exc:
+                raise _Decided(
+                    Outcome.HTTP_ERROR, str(exc), time.perf_counter(), exc.cause
+                ) from None
+            response.abort()  # its body is not read, so its connection is not reused
+            self.redirects += 1
+            response = self.response = client.send(request)
+        self.redirected_to = redact_url(request.url)
+        return response
+
+    def buffered(self) -> bool:
+        """True when every item came in one or two reads, long after the request.
+
+        A streaming body that an intermediary (a buffering proxy, gzip, a CDN) held back shows
+        ITL 0 ms and TTFI = the whole duration: not a fast server.
+        """
+        ttfi = self.ttfi
+        if ttfi is None or self.items < BUFFERED_MIN_ITEMS or self.item_reads > 2:
+            return False
+        spread = self.last_item_t - (self.t0 + ttfi)
+        return ttfi >= BUFFERED_MIN_TTFI_S and spread <= 0.1 * ttfi
 
     def _consume(self, response: Response, reader: ItemReader) -> _Decided:
         limit_deadline = response.t_sent + self.limits.limit_s + self.limits.grace_s
@@ -162,6 +214,7 @@ class _Stream:
                 raise
             if not n:
                 continue
+            self.item_reads += 1
             if timings is not None and (n > 1 or reader.partial or not response.tail_exact):
                 self._uncertain(response, reader, n)
             if n == 1 and self.ttfi is not None:  # the paced case, inline: one gap
@@ -214,9 +267,15 @@ class _Stream:
 
     def _http_error(self, response: Response) -> _Decided:
         status = f"HTTP {response.status} {response.reason}".strip()
+        if response.status in REDIRECT_STATUSES:
+            status += " without a Location header: nowhere to follow it to"
         snippet = self._error_body(response)
+        cause = f"http_{response.status}" if response.status in _CONFIG_STATUSES else None
         return _Decided(
-            Outcome.HTTP_ERROR, f"{status}: {snippet}" if snippet else status, time.perf_counter()
+            Outcome.HTTP_ERROR,
+            f"{status}: {snippet}" if snippet else status,
+            time.perf_counter(),
+            cause,
         )
 
     def _error_body(self, response: Response) -> str:
@@ -237,10 +296,15 @@ class _Stream:
         # masking would no longer match, and most of it would leak).
         return " ".join(b"".join(chunks).decode("utf-8", "replace").split())
 
-    def _classify(self, exc: Exception) -> _Decided:
+    def _classify(self, exc: Exception) -> _Decided:  # noqa: PLR0911 - one branch per outcome
         now = time.perf_counter()
+        if isinstance(exc, ConnectError | ProtocolError) and exc.kind == "http2":
+            return _Decided(Outcome.PROTOCOL_ERROR, str(exc), now, "http2")
         if isinstance(exc, ConnectError):
-            return _Decided(Outcome.CONNECT_ERROR, f"connect ({exc.kind}): {exc}", now)
+            cause = exc.kind if exc.kind in _CONFIG_KINDS else None
+            return _Decided(Outcome.CONNECT_ERROR, f"connect ({exc.kind}): {exc}", now, cause)
+        if isinstance(exc, ProtocolError):
+            return _Decided(Outcome.PROTOCOL_ERROR, str(exc), now)
         if isinstance(exc, ResponseTimeout):
             return _Decided(Outcome.TIMEOUT, str(exc), now)
         if isinstance(exc, ConnectionLost | TruncatedError):
@@ -250,7 +314,7 @@ class _Stream:
                     Outcome.LIMIT_EXCEEDED, f"cut by the server at the limit: {exc}", now
                 )
             return _Decided(Outcome.TRUNCATED, str(exc), now)
-        if isinstance(exc, MalformedError | ItemTooLargeError | ProtocolError | ReaderError):
+        if isinstance(exc, MalformedError | ItemTooLargeError | ReaderError):
             return _Decided(Outcome.MALFORMED, str(exc), now)
         # Anything else is a harness or library bug: record it on the stream, do not crash the user.
         outcome = Outcome.CONNECT_ERROR if self.response is None else Outcome.TRUNCATED
@@ -353,4 +417,28 @@ def measure_stream(
         bytes=stream.bytes,
         error=stream.scrub(decided.error),
         schedule_lag_s=start - t0,
+        cause=decided.cause,
+        retry_after_s=_retry_after(response),
+        redirects=stream.redirects,
+        redirected_to=stream.redirected_to if stream.redirects else None,
+        resent=response.resent if response is not None else 0,
+        buffered=decided.outcome is Outcome.OK and stream.buffered(),
     )
+
+
+def _retry_after(response: Response | None) -> float | None:
+    """The server's Retry-After on a 429/503, in seconds (delay seconds or an HTTP date)."""
+    if response is None or response.status not in _RETRY_AFTER_STATUSES:
+        return None
+    value = response.headers.get("retry-after", "").strip()
+    if not value:
+        return None
+    if value.isdigit():
+        return float(value)
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    if when.tzinfo is None:
+        return None
+    return max(0.0, (when - dt.datetime.now(dt.UTC)).total_seconds())

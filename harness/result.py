@@ -17,6 +17,7 @@ class Outcome(enum.StrEnum):
     TIMEOUT = "timeout"
     TRUNCATED = "truncated"
     MALFORMED = "malformed"
+    PROTOCOL_ERROR = "protocol_error"
     STALLED = "stalled"
     LIMIT_EXCEEDED = "limit_exceeded"
 
@@ -52,6 +53,12 @@ class StreamResult:
     bytes: int = 0
     error: str | None = None
     schedule_lag_s: float = 0.0
+    cause: str | None = None  # a failure no retry can fix: http_401, dns, tls, ... (fail-fast)
+    retry_after_s: float | None = None  # the server's Retry-After (429/503), in seconds
+    redirects: int = 0  # redirects followed before the final response
+    redirected_to: str | None = None  # where the stream finally went (no secrets), if redirected
+    resent: int = 0  # 1 when the request went again on a new connection (provably never sent)
+    buffered: bool = False  # every item came in one or two reads, long after the request
 
     def __post_init__(self) -> None:
         if not isinstance(self.outcome, Outcome):
@@ -93,5 +100,9 @@ class StreamResult:
             "limit_used": round(self.limit_used, 6),
             "schedule_lag_ms": _ms(self.schedule_lag_s),
             "error": self.error,
+            "cause": self.cause,
+            "redirects": self.redirects,
+            "resent": self.resent,
+            "buffered": self.buffered,
             "worker": worker,
         }

@@ -19,10 +19,12 @@ from hypothesis import strategies as st
 from harness.errors import ConfigError
 from harness.measure import StreamLimits, measure_stream
 from harness.reader import ItemFormat, ItemReader
+from harness.redirects import RedirectError, next_request
 from harness.result import Outcome, StreamResult
 from harness.transport import HttpClient, HttpRequest, ReadTimings, TransportOptions
 from tests.servers import (
     Close,
+    RecordedRequest,
     Reset,
     Script,
     ScriptedServer,
@@ -241,15 +243,46 @@ def test_cut_short_is_truncated(client: HttpClient, script: Script) -> None:
     "script",
     [
         chunked([(0.0, b"[1,"), (0.05, b"{oops}]")]),
-        [Send(0.0, b"HTTP/1.1 200 OK\r\nContent-Length: x\r\n\r\n[]")],
         chunked([(0.0, b"[1,2]"), (0.05, b"trailing")]),
     ],
-    ids=["bad-json", "bad-http", "trailing-garbage"],
+    ids=["bad-json", "trailing-garbage"],
 )
-def test_garbage_is_malformed(client: HttpClient, script: Script) -> None:
+def test_garbage_json_is_malformed(client: HttpClient, script: Script) -> None:
     with ScriptedServer(script) as srv:
         result = run(client, srv)
     assert result.outcome is Outcome.MALFORMED, result.error
+
+
+HTTP2_SETTINGS = b"\x00\x00\x06\x04\x00\x00\x00\x00\x00\x00\x03\x00\x00\x00\x64"
+HTTP2_GOAWAY = b"\x00\x00\x08\x07\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x01"
+
+
+@pytest.mark.parametrize(
+    ("script", "words"),
+    [
+        ([Send(0.0, b"HTTP/1.1 200 OK\r\nContent-Length: x\r\n\r\n[]")], "unparseable HTTP"),
+        ([Send(0.0, HTTP2_SETTINGS + HTTP2_GOAWAY), Close(0.05)], "speaks only HTTP/2"),
+        (
+            [Send(0.0, b"HTTP/1.1 200 OK\r\nX-Big: " + b"a" * 70_000 + b"\r\n\r\n[]")],
+            "header longer than 64 KiB",
+        ),
+        (
+            [Send(0.0, b"HTTP/1.1 200 OK\r\n" + b"X-Many: " + b"b" * 60_000 + b"\r\n")]
+            + [Send(0.0, b"X-Many: " + b"b" * 60_000 + b"\r\n")] * 20,
+            "more than 1 MiB of response headers",
+        ),
+    ],
+    ids=["bad-http", "http2-only", "long-header", "too-many-headers"],
+)
+def test_http_level_garbage_is_a_protocol_error(
+    client: HttpClient, script: Script, words: str
+) -> None:
+    # Not malformed JSON: the server did not speak HTTP/1.1 as flowload does; say how.
+    with ScriptedServer(script) as srv:
+        result = run(client, srv)
+    assert result.outcome is Outcome.PROTOCOL_ERROR, result.error
+    assert words in (result.error or "")
+    assert result.cause == ("http2" if "HTTP/2" in words else None)
 
 
 def test_item_too_large_is_malformed(client: HttpClient) -> None:
@@ -429,3 +462,112 @@ def test_a_stream_that_completes_within_the_transfer_grace_is_ok() -> None:
     with ScriptedServer(chunked([(0.0, b"[1,"), (0.3, b"2]")])) as srv:
         result = run(timed_client(), srv, limits)
     assert result.ok, result.error
+
+
+# --- what a failed stream tells the user loop ---------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("status", "cause"), [(401, "http_401"), (403, "http_403"), (404, "http_404"), (500, None)]
+)
+def test_misconfiguration_statuses_name_their_cause(
+    client: HttpClient, status: int, cause: str | None
+) -> None:
+    with ScriptedServer(content_length([(0.0, b"{}")], status=status)) as srv:
+        result = run(client, srv)
+    assert result.outcome is Outcome.HTTP_ERROR
+    assert result.cause == cause
+
+
+@pytest.mark.parametrize("value", ["7", "Fri, 31 Dec 2100 23:59:59 GMT"])
+def test_retry_after_is_read_from_429_and_503(client: HttpClient, value: str) -> None:
+    with ScriptedServer(
+        content_length([(0.0, b"{}")], status=429, headers=[("Retry-After", value)])
+    ) as srv:
+        result = run(client, srv)
+    assert result.retry_after_s is not None
+    assert result.retry_after_s == 7.0 if value == "7" else result.retry_after_s > 1e9
+
+
+def test_refused_port_is_a_configuration_cause(client: HttpClient) -> None:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    result = run(client, f"http://127.0.0.1:{port}/stream")
+    assert result.outcome is Outcome.CONNECT_ERROR
+    assert result.cause == "refused"
+
+
+# --- redirects ----------------------------------------------------------------------------------
+
+
+def redirect(status: int, location: str) -> Script:
+    return content_length([(0.0, b"moved")], status=status, headers=[("Location", location)])
+
+
+def test_a_redirect_is_followed_timed_from_the_first_request_and_counted(
+    client: HttpClient,
+) -> None:
+    with ScriptedServer(chunked(json_array_parts([b"1", b"2"], 0.05))) as final:
+        script = redirect(307, final.url("/final?env=0"))
+        with ScriptedServer(script) as first:
+            result = run(client, first)
+        assert result.ok, result.error
+        assert result.redirects == 1
+        assert result.redirected_to is not None
+        assert result.redirected_to.startswith(final.url("/final"))
+        assert "***" in result.redirected_to or "api_key" not in result.redirected_to
+        # 307 keeps the method and body; another port is another origin: the key stays home.
+        request = final.requests[0]
+        assert (request.method, request.body) == ("POST", b"{}")
+        assert "x-api-key" not in request.headers
+        assert result.ttfi_s is not None
+        assert result.ttfi_s > 0.0
+
+
+def test_303_turns_into_a_get_without_body(client: HttpClient) -> None:
+    with ScriptedServer(chunked(json_array_parts([b"1"], 0.0))) as final:
+        with ScriptedServer(redirect(303, final.url("/x"))) as first:
+            result = run(client, first)
+        assert result.ok, result.error
+        assert (final.requests[0].method, final.requests[0].body) == ("GET", b"")
+
+
+def test_a_redirect_loop_stops_with_its_cause(client: HttpClient) -> None:
+    def script(request: RecordedRequest) -> Script:
+        return redirect(302, "/again")
+
+    with ScriptedServer(script) as srv:
+        result = run(client, srv)
+    assert result.outcome is Outcome.HTTP_ERROR
+    assert result.cause == "redirect_loop"
+    assert "redirect loop" in (result.error or "")
+    assert len(srv.requests) == 6  # the first request and 5 redirects, no more
+
+
+def test_https_to_http_is_never_followed(client: HttpClient) -> None:
+    request = HttpRequest("GET", "https://flow.example.com/x")
+    with pytest.raises(RedirectError) as info:
+        next_request(request, 301, "http://flow.example.com/x", 0)
+    assert info.value.cause == "redirect_downgrade"
+
+
+def test_the_key_is_not_handed_to_another_host() -> None:
+    request = HttpRequest(
+        "POST", "http://a.example/x", (("x-api-key", KEY), ("accept", "x")), b"{}"
+    )
+    moved = next_request(request, 307, "http://b.example/x", 0)
+    assert dict(moved.headers) == {"accept": "x"}
+    upgraded = next_request(request, 308, "https://a.example/x", 0)
+    assert dict(upgraded.headers)["x-api-key"] == KEY
+
+
+def test_a_body_that_comes_in_one_read_after_a_long_wait_is_buffered(client: HttpClient) -> None:
+    # What a buffering proxy delivers: nothing for 0.3 s, then every item at once.
+    whole = b"[" + b",".join(b'{"i":%d}' % i for i in range(10)) + b"]"
+    with ScriptedServer(content_length([(0.3, whole)])) as srv:
+        result = run(client, srv)
+    assert result.ok, result.error
+    assert result.buffered is True
+    with ScriptedServer(chunked(json_array_parts([b"1", b"2", b"3", b"4"], 0.05))) as srv:
+        assert run(client, srv).buffered is False

@@ -29,6 +29,7 @@ from harness.transport import (
     ResponseTimeout,
     TransportOptions,
 )
+from harness.transport._wire import Wire
 from tests.servers import (
     Close,
     RecordedRequest,
@@ -174,18 +175,46 @@ def test_idle_connection_closed_by_server_is_replaced(client: HttpClient) -> Non
         assert srv.connections == 2
 
 
-def test_request_is_resent_once_when_a_reused_connection_was_dropped(client: HttpClient) -> None:
-    # The 2nd request arrives on the kept-alive socket and the server closes it unanswered:
-    # nothing was processed, so the client resends once on a fresh connection.
+def test_a_request_a_reused_connection_may_have_delivered_is_never_sent_again(
+    client: HttpClient,
+) -> None:
+    # The 2nd request arrives on the kept-alive socket and the server closes it unanswered: it
+    # read the request (and might have run it), so the client must not send it again.
     def script(request: RecordedRequest) -> Script:
         return [Close()] if len(srv.requests) == 2 else content_length([(0.0, b"[]")])
 
     with ScriptedServer(script) as srv:
-        for _ in range(2):
-            response = client.send(HttpRequest("POST", srv.url(), body=b"{}"))
-            assert body_of(read_all(response)) == b"[]"
-            response.close()
-        assert (srv.connections, len(srv.requests)) == (2, 3)
+        response = client.send(HttpRequest("POST", srv.url(), body=b"{}"))
+        assert body_of(read_all(response)) == b"[]"
+        response.close()
+        with pytest.raises(ConnectionLost) as info:
+            client.send(HttpRequest("POST", srv.url(), body=b"{}"))
+        assert "reused keep-alive connection" in str(info.value)
+        assert "not sent again" in str(info.value)
+        assert (srv.connections, len(srv.requests)) == (1, 2)
+
+
+def test_a_request_whose_first_write_failed_is_sent_again_once(
+    client: HttpClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The server resets the idle keep-alive connection; the client is made to miss that (as
+    # when the reset races the reuse check), so its first write to the dead socket fails:
+    # provably nothing left, the one case where the request goes again (and it says so).
+    def script(request: RecordedRequest) -> Script:
+        if len(srv.requests) == 1:
+            return [*content_length([(0.0, b"[]")]), Reset(0.05)]
+        return content_length([(0.0, b"[1]")])
+
+    with ScriptedServer(script) as srv:
+        response = client.send(HttpRequest("POST", srv.url(), body=b"{}"))
+        assert body_of(read_all(response)) == b"[]"
+        response.close()
+        time.sleep(0.3)  # the reset has arrived
+        monkeypatch.setattr(Wire, "readable_now", lambda self: False)
+        response = client.send(HttpRequest("POST", srv.url(), body=b"{}"))
+        assert response.resent == 1
+        assert body_of(read_all(response)) == b"[1]"
+        assert (srv.connections, len(srv.requests)) == (2, 2)
 
 
 # --- failures -------------------------------------------------------------------------------

@@ -54,6 +54,7 @@ OUTCOME_COLOURS = {
     "timeout": "#ff7f0e",
     "truncated": "#9467bd",
     "malformed": "#e377c2",
+    "protocol_error": "#bcbd22",
     "stalled": "#7f7f7f",
     "limit_exceeded": "#17becf",
 }

@@ -14,7 +14,7 @@ errors name ``host:port`` only and :class:`HttpRequest`'s repr redacts both.
 
 from __future__ import annotations
 
-from harness.transport._client import HttpClient, choose_clock
+from harness.transport._client import HttpClient, choose_clock, tls_context
 from harness.transport._clock import CLOCK_KERNEL, CLOCK_USER, TIMESTAMP_MODES, KernelClock
 from harness.transport._errors import (
     ConnectError,
@@ -25,6 +25,7 @@ from harness.transport._errors import (
     ResponseTimeout,
     TransportError,
 )
+from harness.transport._proxy import Proxy, ProxySettings, parse_proxy
 from harness.transport._request import HttpRequest, TransportOptions
 from harness.transport._response import Response
 from harness.transport._timing import PROCESS_TIMINGS, UNCERTAIN_S, ReadTimings, SparseHistogram
@@ -41,6 +42,8 @@ __all__ = [
     "HttpRequest",
     "KernelClock",
     "ProtocolError",
+    "Proxy",
+    "ProxySettings",
     "ReadTimeout",
     "ReadTimings",
     "RequestError",
@@ -50,4 +53,6 @@ __all__ = [
     "TransportError",
     "TransportOptions",
     "choose_clock",
+    "parse_proxy",
+    "tls_context",
 ]

@@ -20,16 +20,19 @@ from harness.transport._clock import (
     kernel_stamps_refusal,
 )
 from harness.transport._errors import (
+    ClosedBeforeResponseError,
     ConnectError,
     ConnectionLost,
+    NotSentError,
     ResponseTimeout,
-    StaleConnectionError,
     TransportError,
 )
 from harness.transport._loopwatch import loop_watch
+from harness.transport._proxy import Proxy, open_tunnel
 from harness.transport._request import HttpRequest, Target, TransportOptions, parse_target
-from harness.transport._response import Conn, Response
+from harness.transport._response import Conn, Response, tls_failure
 from harness.transport._timing import PROCESS_TIMINGS, ReadTimings
+from harness.transport._trust import load_client_cert, load_trust
 from harness.transport._wire import TlsWire, Wire
 
 _USER_AGENT = f"flowload/{__version__}"
@@ -37,33 +40,46 @@ _MAX_IDLE_PER_ENDPOINT = 8
 _DEFAULT_OPTIONS = TransportOptions()
 
 
+def tls_context(options: TransportOptions) -> ssl.SSLContext:
+    """The client TLS context for these options (ConfigError naming the file that is unusable).
+
+    Call it once at start to check CA bundle and client certificate before any load.
+    """
+    return _tls_context(
+        options.verify_tls, options.ca_bundle, options.client_cert, options.client_key
+    )
+
+
 @lru_cache(maxsize=8)
-def _tls_context(verify: bool, ca_bundle: str | None) -> ssl.SSLContext:  # noqa: FBT001
+def _tls_context(
+    verify: bool,  # noqa: FBT001 (cache key)
+    ca_bundle: str | None,
+    client_cert: str | None,
+    client_key: str | None,
+) -> ssl.SSLContext:
     """One SSL context per setting (the cache key), shared: loading CA certificates is not free."""
     ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
     if verify:
-        try:
-            if ca_bundle:
-                ctx.load_verify_locations(cafile=ca_bundle)
-            else:
-                ctx.load_default_certs()
-        except (OSError, ssl.SSLError) as exc:
-            raise ConfigError(f"cannot load CA bundle {ca_bundle!r}: {exc}") from None
+        load_trust(ctx, ca_bundle)
     else:
         ctx.check_hostname = False
         ctx.verify_mode = ssl.CERT_NONE
+    if client_cert:
+        load_client_cert(ctx, client_cert, client_key)
     ctx.set_alpn_protocols(["http/1.1"])
     return ctx
 
 
-def _connect_failure(exc: BaseException, label: str) -> ConnectError:  # noqa: PLR0911
-    """Map a socket/TLS exception to a ConnectError that names host:port only."""
+def _connect_failure(  # noqa: PLR0911
+    exc: BaseException, label: str, *, has_cert: bool = False
+) -> TransportError:
+    """Map a socket/TLS exception to a ConnectError that names host:port (or the proxy) only."""
     if isinstance(exc, socket.gaierror):
-        return ConnectError(f"cannot resolve {label}: check the host name", "dns")
+        kind = "proxy" if label.startswith("proxy ") else "dns"
+        return ConnectError(f"cannot resolve {label}: check the host name", kind)
     if isinstance(exc, ConnectionRefusedError):
-        return ConnectError(
-            f"{label} refused the connection: is the server up, port right?", "refused"
-        )
+        kind = "proxy" if label.startswith("proxy ") else "refused"
+        return ConnectError(f"{label} refused the connection: is the server up, port right?", kind)
     if isinstance(exc, TimeoutError | gevent.Timeout):
         return ConnectError(
             f"connecting to {label} timed out: check host, port, firewall", "timeout"
@@ -75,6 +91,9 @@ def _connect_failure(exc: BaseException, label: str) -> ConnectError:  # noqa: P
             "tls",
         )
     if isinstance(exc, ssl.SSLError):
+        failure = tls_failure(exc.reason, label, has_cert=has_cert)
+        if isinstance(failure, ConnectError):
+            return failure
         return ConnectError(f"TLS handshake with {label} failed: {exc.reason}", "tls")
     if isinstance(exc, OSError) and exc.errno is not None and exc.errno in _UNREACHABLE:
         return ConnectError(f"{label} is unreachable: check the network route", "unreachable")
@@ -84,9 +103,17 @@ def _connect_failure(exc: BaseException, label: str) -> ConnectError:  # noqa: P
 _UNREACHABLE = frozenset({101, 113})  # ENETUNREACH, EHOSTUNREACH
 
 
-def _open_socket(target: Target) -> socket.socket:
+def _discard(wire: Wire | None, raw: socket.socket | None) -> None:
+    """Close what a failed connection attempt opened."""
+    if wire is not None:
+        wire.close()
+    elif raw is not None:
+        raw.close()
+
+
+def _open_socket(host: str, port: int) -> socket.socket:
     """A connected, non-blocking TCP socket with Nagle off (gevent resolves and connects)."""
-    sock = gevent.socket.create_connection((target.host, target.port))
+    sock = gevent.socket.create_connection((host, port))
     try:
         sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         return socket.socket(fileno=sock.detach())
@@ -147,16 +174,27 @@ class HttpClient:
         return self._options
 
     def send(self, request: HttpRequest) -> Response:
-        """Send ``request``; return once the response headers are in (body unread)."""
+        """Send ``request``; return once the response headers are in (body unread).
+
+        A request is sent again only when it provably never left: the very first send call
+        on a reused keep-alive connection failed. Then ``Response.resent`` is 1.
+        """
         if self._closed:
             raise TransportError("this HttpClient is closed; create a new one")
         target = parse_target(request.url)
-        payload = self._encode(request, target)
+        proxy = self._options.proxies.for_target(target.scheme, target.host, target.port)
+        payload = self._encode(request, target, proxy)
         conn = self._checkout(target)
         try:
             return self._exchange(conn, payload, request.method)
-        except StaleConnectionError:
-            return self._exchange(self._connect(target), payload, request.method)
+        except NotSentError:
+            if not conn.reused:
+                raise ConnectionLost(
+                    f"{conn.label} refused the request on a new connection"
+                ) from None
+        response = self._exchange(self._connect(target), payload, request.method)
+        response.resent = 1
+        return response
 
     def close(self) -> None:
         """Close every idle connection; responses still open close their own on ``close()``."""
@@ -166,9 +204,15 @@ class HttpClient:
                 conn.close()
         self._idle.clear()
 
-    def _encode(self, request: HttpRequest, target: Target) -> bytes:
+    def _encode(self, request: HttpRequest, target: Target, proxy: Proxy | None) -> bytes:
         names = {name.lower() for name, _ in request.headers}
-        lines = [f"{request.method} {target.path} HTTP/1.1"]
+        # Through a proxy, plain http goes in absolute form (RFC 9112 3.2.2), with the proxy's
+        # credentials; https goes through a CONNECT tunnel, so the proxy sees no request.
+        via = proxy is not None and target.scheme == "http"
+        path = f"http://{target.host_header}{target.path}" if via else target.path
+        lines = [f"{request.method} {path} HTTP/1.1"]
+        if via and proxy is not None and proxy.authorization:
+            lines.append(f"Proxy-Authorization: {proxy.authorization}")
         if "host" not in names:
             lines.append(f"Host: {target.host_header}")
         if "user-agent" not in names:
@@ -196,23 +240,31 @@ class HttpClient:
 
     def _connect(self, target: Target) -> Conn:
         label = target.label
-        if target.host.lower().rstrip(".").endswith(".invalid"):
+        proxy = self._options.proxies.for_target(target.scheme, target.host, target.port)
+        if proxy is None and target.host.lower().rstrip(".").endswith(".invalid"):
             # RFC 6761: ".invalid" never resolves; answer without asking a resolver.
             raise ConnectError(f"cannot resolve {label}: '.invalid' names never exist", "dns")
         timer = gevent.Timeout(self._options.connect_timeout_s)
         timer.start()
+        raw: socket.socket | None = None
         wire: Wire | None = None
+        stage = proxy.label if proxy is not None else label  # what a failure is about
         try:
-            raw = _open_socket(target)
+            address = (proxy.host, proxy.port) if proxy is not None else (target.host, target.port)
+            raw = _open_socket(*address)
+            if proxy is not None and target.scheme == "https":
+                open_tunnel(raw, proxy, label)
+            stage = label
             wire = self._wire(raw, target)
             if isinstance(wire, TlsWire):
                 wire.handshake()
-        except (OSError, gevent.Timeout) as exc:
-            if isinstance(exc, gevent.Timeout) and exc is not timer:
-                raise  # somebody else's timeout: not ours to translate
-            if wire is not None:
-                wire.close()
-            raise _connect_failure(exc, label) from None
+        except BaseException as exc:
+            _discard(wire, raw)
+            if (isinstance(exc, gevent.Timeout) and exc is timer) or isinstance(exc, OSError):
+                raise _connect_failure(
+                    exc, stage, has_cert=bool(self._options.client_cert)
+                ) from None
+            raise  # ours already (ConnectError, ConfigError), or somebody else's timeout
         finally:
             timer.close()
         return Conn(wire, (target.scheme, target.host, target.port), label)
@@ -241,34 +293,30 @@ class HttpClient:
         return TlsWire(
             raw,
             target.label,
-            context=_tls_context(options.verify_tls, options.ca_bundle),
+            context=tls_context(options),
             server_hostname=target.host,
             **kw,  # type: ignore[arg-type]
         )
 
     def _exchange(self, conn: Conn, payload: bytes, method: str) -> Response:
-        response = Response(conn, self._release, head=method.upper() == "HEAD")
+        has_cert = bool(self._options.client_cert)
+        response = Response(conn, self._release, head=method.upper() == "HEAD", has_cert=has_cert)
         deadline = perf_counter() + self._options.response_timeout_s
         try:
             timer = gevent.Timeout(self._options.response_timeout_s, TimeoutError)
             timer.start()
             try:
                 conn.wire.send_all(payload)
-            except OSError as exc:
-                if isinstance(exc, TimeoutError):
-                    raise
-                raise StaleConnectionError from None
             finally:
                 timer.close()
-            response.t_sent = conn.wire.empty_at  # the request's last byte left
+            response.t_sent = conn.wire.empty_at  # the start of the request's last send call
             response._await_headers(deadline)
-        except StaleConnectionError:
+        except ClosedBeforeResponseError:
             conn.close()
-            if not conn.reused:
-                raise ConnectionLost(
-                    f"{conn.label} closed the connection before responding"
-                ) from None
-            raise
+            raise _closed_before_response(conn) from None
+        except ssl.SSLError as exc:
+            conn.close()
+            raise tls_failure(exc.reason, conn.label, has_cert=has_cert) from None
         except OSError as exc:
             conn.close()
             raise _response_failure(exc, conn.label) from None
@@ -284,6 +332,17 @@ class HttpClient:
             conn.close()
         else:
             idle.append(conn)
+
+
+def _closed_before_response(conn: Conn) -> ConnectionLost:
+    """The connection ended after the request left and before any response byte."""
+    if conn.reused:
+        return ConnectionLost(
+            f"{conn.label} closed a reused keep-alive connection after the request was sent "
+            "and before any response byte; the request may have run on the server, so it was "
+            "not sent again"
+        )
+    return ConnectionLost(f"{conn.label} closed the connection before responding")
 
 
 def _response_failure(exc: OSError, label: str) -> TransportError:

@@ -14,9 +14,12 @@ class RequestError(TransportError):
 
 
 class ConnectError(TransportError):
-    """No connection: DNS failure, refused, connect timeout, TLS handshake or verification failure.
+    """No usable connection: DNS, refused, timeout, TLS, proxy, client certificate, protocol.
 
-    ``kind`` is one of ``dns``, ``refused``, ``timeout``, ``tls``, ``unreachable``, ``os``.
+    ``kind`` is one of ``dns``, ``refused``, ``timeout``, ``tls``, ``unreachable``, ``os``,
+    ``proxy`` (the proxy is unreachable or refused the tunnel), ``proxy_auth`` (407),
+    ``client_cert`` (the server wants a client certificate, or rejected the one given) and
+    ``http2`` (the server speaks only HTTP/2).
     """
 
     def __init__(self, message: str, kind: str) -> None:
@@ -37,8 +40,20 @@ class ConnectionLost(TransportError):  # noqa: N818 (agreed API name)
 
 
 class ProtocolError(TransportError):
-    """The server sent something that is not parseable HTTP/1.x (or an unsupported encoding)."""
+    """The server sent something that is not HTTP/1.x as flowload speaks it.
+
+    Unparseable responses, oversized headers, unsupported encodings, and ``http2_only`` (the
+    server answered with HTTP/2 frames) when :attr:`kind` says so.
+    """
+
+    def __init__(self, message: str, kind: str = "protocol") -> None:
+        super().__init__(message)
+        self.kind = kind
 
 
-class StaleConnectionError(Exception):
-    """A reused keep-alive connection was closed by the server before any response byte."""
+class NotSentError(Exception):
+    """Not one byte of the request left: the first send call failed (the connection is dead)."""
+
+
+class ClosedBeforeResponseError(Exception):
+    """The connection ended (EOF or reset) before any byte of the response."""

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from urllib.parse import SplitResult, urlsplit
 
 from harness.errors import ConfigError
 from harness.transport._clock import TIMESTAMP_MODES
 from harness.transport._errors import RequestError
+from harness.transport._proxy import ProxySettings
 
 DEFAULT_PORTS = {"http": 80, "https": 443}
 BAD_HEADER_CHARS = ("\r", "\n", "\0")
@@ -74,6 +75,9 @@ class TransportOptions:
     # (``stamp_lags``) to measure how late the harness saw bytes.
     timestamps: str = "auto"
     stamp_lags: bool = True
+    proxies: ProxySettings = field(default_factory=ProxySettings)
+    client_cert: str | None = None  # PEM certificate (chain) for servers that want mTLS
+    client_key: str | None = None  # its PEM private key (None: in the certificate file)
 
     def __post_init__(self) -> None:
         if not (self.connect_timeout_s > 0 and self.response_timeout_s > 0):

@@ -12,10 +12,11 @@ import httptools
 from gevent import get_hub, getcurrent
 
 from harness.transport._errors import (
+    ClosedBeforeResponseError,
+    ConnectError,
     ConnectionLost,
     ProtocolError,
     ReadTimeout,
-    StaleConnectionError,
     TransportError,
 )
 from harness.transport._wire import Wire
@@ -35,6 +36,60 @@ class Conn:
     def close(self) -> None:
         """Close the connection; a dead one is fine."""
         self.wire.close()
+
+
+MAX_HEADER_LINE = 64 * 1024  # one header (name and value) at most
+MAX_HEADER_BYTES = 1024 * 1024  # the status line and every header together at most
+
+# TLS alerts that mean "no client certificate, or not this one", and "no protocol in common".
+_CLIENT_CERT_ALERTS = (
+    "CERTIFICATE_REQUIRED", "BAD_CERTIFICATE", "UNKNOWN_CA", "CERTIFICATE_UNKNOWN",
+    "HANDSHAKE_FAILURE", "ACCESS_DENIED",
+)  # fmt: skip
+_H2_FRAME_TYPES = (0x04, 0x07)  # SETTINGS, GOAWAY: what an HTTP/2 server sends first
+
+
+def looks_like_http2(data: bytes) -> bool:
+    """True when ``data`` starts like an HTTP/2 server's first frame (SETTINGS or GOAWAY)."""
+    return (
+        len(data) >= 9
+        and data[3] in _H2_FRAME_TYPES
+        and data[5:9] == b"\x00\x00\x00\x00"  # stream 0: connection-level frames
+        and not data.startswith(b"HTTP/")
+    )
+
+
+def http2_only(label: str) -> ProtocolError:
+    """The error for a server that answered HTTP/1.1 with HTTP/2."""
+    return ProtocolError(
+        f"{label} speaks only HTTP/2 (it answered with an HTTP/2 frame); flowload speaks "
+        "HTTP/1.1: point it at an HTTP/1.1 endpoint (most servers and gateways offer both)",
+        "http2",
+    )
+
+
+def tls_failure(reason: str | None, label: str, *, has_cert: bool) -> TransportError:
+    """A TLS alert or error while talking: a client-certificate problem is named as such."""
+    text = reason or "unknown"
+    if any(alert in text.upper() for alert in _CLIENT_CERT_ALERTS):
+        if has_cert:
+            return ConnectError(
+                f"{label} rejected the client certificate ({text}): check that --client-cert "
+                "is one its CA signed, and --client-key its key",
+                "client_cert",
+            )
+        return ConnectError(
+            f"{label} requires a client certificate ({text}): give --client-cert and "
+            "--client-key (or [target] client_cert / client_key)",
+            "client_cert",
+        )
+    if "NO_APPLICATION_PROTOCOL" in text.upper():
+        return ConnectError(
+            f"{label} offers no HTTP/1.1 (TLS ALPN: {text}): it speaks only HTTP/2; point "
+            "flowload at an HTTP/1.1 endpoint",
+            "http2",
+        )
+    return ConnectionLost(f"TLS error talking to {label}: {text}")
 
 
 class _Wake(Exception):  # noqa: N818 - control flow between the watchdog and _recv only
@@ -120,12 +175,19 @@ class Response:
     """
 
     __slots__ = (
-        "_chunked", "_conn", "_decoder", "_done", "_eof_ends", "_first", "_head", "_interim",
-        "_keep_alive", "_parser", "_pieces", "_release", "_t_end", "_watchdog", "headers",
-        "reason", "status", "t_headers", "t_sent", "tail_exact",
+        "_chunked", "_conn", "_decoder", "_done", "_eof_ends", "_first", "_has_cert", "_head",
+        "_interim", "_keep_alive", "_parser", "_pieces", "_release", "_t_end", "_watchdog",
+        "headers", "reason", "resent", "status", "t_headers", "t_sent", "tail_exact",
     )  # fmt: skip
 
-    def __init__(self, conn: Conn, release: Callable[[Conn], None], *, head: bool = False) -> None:
+    def __init__(
+        self,
+        conn: Conn,
+        release: Callable[[Conn], None],
+        *,
+        head: bool = False,
+        has_cert: bool = False,
+    ) -> None:
         self._release = release  # takes the connection back for keep-alive
         self._conn: Conn | None = conn
         self._head = head
@@ -146,12 +208,18 @@ class Response:
         self.t_headers = 0.0
         self.t_sent = 0.0  # when the request's last byte was sent (perf_counter)
         self.tail_exact = True
+        self.resent = 0  # 1 when the request went again on a new connection (never received)
+        self._has_cert = has_cert  # a client certificate was offered (for TLS error wording)
 
     # --- httptools callbacks (called from feed_data) ---
     def on_status(self, status: bytes) -> None:
         self.reason = status.decode("latin-1")
 
     def on_header(self, name: bytes, value: bytes) -> None:
+        if len(name) + len(value) > MAX_HEADER_LINE:
+            raise ProtocolError(
+                f"{self._label} sent a response header longer than {MAX_HEADER_LINE // 1024} KiB"
+            )
         key = name.decode("latin-1").lower()
         text = value.decode("latin-1")
         headers = self.headers
@@ -248,25 +316,37 @@ class Response:
         self._keep_alive = keep_alive
 
     def _await_headers(self, deadline: float) -> None:
-        got_any = False
+        """Read until the final response's headers are in.
+
+        Raises ClosedBeforeResponseError when the connection ends before any byte, ProtocolError
+        for headers over :data:`MAX_HEADER_BYTES` (they are never accumulated past it).
+        """
+        fed = 0
         while not self.t_headers:
             try:
                 data, t = self._recv(deadline)
             except ReadTimeout:
                 raise TimeoutError from None
             except ConnectionLost:
-                if got_any:
+                if fed:
                     raise
-                raise StaleConnectionError from None
+                raise ClosedBeforeResponseError from None
             if not data:
-                if got_any:
+                if fed:
                     raise ConnectionLost(f"{self._label} closed the connection inside the headers")
-                raise StaleConnectionError
-            got_any = True
+                raise ClosedBeforeResponseError
+            if not fed and looks_like_http2(data):
+                raise http2_only(self._label)
+            fed += len(data)
             self._feed(data)
             if self.status >= 200 or self._done:
                 self.t_headers = t
                 self._check_tail(data)
+            elif fed > MAX_HEADER_BYTES:
+                raise ProtocolError(
+                    f"{self._label} sent more than {MAX_HEADER_BYTES // 1024 // 1024} MiB of "
+                    "response headers"
+                )
         if self._done:
             self._t_end = self.t_headers
 
@@ -288,9 +368,7 @@ class Response:
                     ) from None
                 continue
             except ssl.SSLError as exc:
-                raise ConnectionLost(
-                    f"TLS error reading from {self._label}: {exc.reason}"
-                ) from None
+                raise tls_failure(exc.reason, self._label, has_cert=self._has_cert) from None
             except OSError as exc:
                 raise ConnectionLost(f"connection to {self._label} lost mid-body: {exc}") from None
             finally:
@@ -302,6 +380,10 @@ class Response:
             self._parser.feed_data(data)
         except httptools.HttpParserUpgrade:
             raise ProtocolError(f"{self._label} switched protocols, which is unsupported") from None
+        except httptools.HttpParserCallbackError as exc:
+            if isinstance(exc.__context__, TransportError):
+                raise exc.__context__ from None  # ours, raised in a callback (a header limit)
+            raise ProtocolError(f"{self._label} sent unparseable HTTP: {exc}") from None
         except httptools.HttpParserError as exc:
             raise ProtocolError(f"{self._label} sent unparseable HTTP: {exc}") from None
 

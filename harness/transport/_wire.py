@@ -22,6 +22,7 @@ from typing import Any
 from gevent import get_hub
 
 from harness.transport._clock import ANCILLARY_BYTES, KernelClock, stamp_ns
+from harness.transport._errors import NotSentError
 from harness.transport._loopwatch import LoopState, LoopWatch
 from harness.transport._timing import ReadTimings
 
@@ -88,9 +89,14 @@ class Wire:
         self.empty_at = self._send_raw(data)
 
     def _send_raw(self, data: bytes | memoryview) -> float:
-        """Send every byte; return the time just before the last send call."""
+        """Send every byte; return the time just before the last send call.
+
+        Raises NotSentError when the connection refused the very first byte (the peer cannot
+        have read anything of it), OSError when it failed later.
+        """
         view = memoryview(data)
         before = perf_counter()
+        accepted = False
         while view:
             before = perf_counter()
             try:
@@ -98,6 +104,11 @@ class Wire:
             except BlockingIOError:
                 self._hub.wait(self._writer)
                 continue
+            except OSError as exc:
+                if accepted:
+                    raise
+                raise NotSentError(str(exc)) from exc
+            accepted = accepted or sent > 0
             view = view[sent:]
         return before
 
@@ -305,6 +316,7 @@ class TlsWire(Wire):
         if out:
             self._backlog += out
         sent_at = None
+        first = True
         while self._backlog:
             sent_at = perf_counter()
             try:
@@ -312,6 +324,11 @@ class TlsWire(Wire):
             except BlockingIOError:
                 self._hub.wait(self._writer)
                 continue
+            except OSError as exc:
+                if first:
+                    raise NotSentError(str(exc)) from exc
+                raise
+            first = False
             del self._backlog[:sent]
         return sent_at
 
