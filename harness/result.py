@@ -102,6 +102,7 @@ class StreamResult:
             "error": self.error,
             "cause": self.cause,
             "redirects": self.redirects,
+            "redirected_to": self.redirected_to,
             "resent": self.resent,
             "buffered": self.buffered,
             "worker": worker,

@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import datetime as dt
 import ipaddress
+import os
 from collections import Counter
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -32,7 +34,7 @@ from harness.result import StreamResult
 from harness.secrets import ApiKey
 from harness.stats import Recorder
 from harness.steps import StepTracker
-from harness.transport import TransportOptions
+from harness.transport import ProxySettings, TransportOptions, tls_context
 
 # The embedded simulator accepts any non-empty key; this one is sent when the user set none.
 SIMULATOR_DEMO_KEY = "flowload-simulator-demo-key"
@@ -116,15 +118,42 @@ def resolve_run(scenario: Scenario, host: str | None) -> ResolvedRun:
         scenario=scenario,
         plan=build_plan(scenario, target, keys, flows),
         limits=StreamLimits(limit_s=scenario.limit_s, stall_timeout_s=scenario.stall_timeout_s),
-        transport=TransportOptions(
-            connect_timeout_s=scenario.connect_timeout_s,
-            response_timeout_s=scenario.limit_s + 10.0,
-            verify_tls=scenario.verify_tls,
-            ca_bundle=str(scenario.ca_bundle) if scenario.ca_bundle else None,
-        ),
+        transport=transport_options(scenario, target.base_url, simulator_like=simulator_like),
         host=redact_url(target.base_url),
         simulator_like=simulator_like,
     )
+
+
+CA_BUNDLE_VARS = ("REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE")
+
+
+def transport_options(
+    scenario: Scenario, base_url: str, *, simulator_like: bool, env: Mapping[str, str] | None = None
+) -> TransportOptions:
+    """How to reach the target: timeouts, trust, client certificate, proxies (checked now).
+
+    A CA bundle comes from the scenario (or ``--ca-bundle``), else ``REQUESTS_CA_BUNDLE`` or
+    ``CURL_CA_BUNDLE``; proxies from ``[target] proxy`` (or ``--proxy``), else the usual
+    environment variables, never for a simulator on loopback. Unusable files or proxy URLs are
+    ConfigErrors now, not a failure of every stream later.
+    """
+    environ = os.environ if env is None else env
+    bundle = str(scenario.ca_bundle) if scenario.ca_bundle else None
+    if bundle is None:
+        bundle = next((environ[v] for v in CA_BUNDLE_VARS if environ.get(v)), None)
+    proxies = ProxySettings() if simulator_like else ProxySettings.resolve(environ, scenario.proxy)
+    options = TransportOptions(
+        connect_timeout_s=scenario.connect_timeout_s,
+        response_timeout_s=scenario.limit_s + 10.0,
+        verify_tls=scenario.verify_tls,
+        ca_bundle=bundle,
+        proxies=proxies,
+        client_cert=str(scenario.client_cert) if scenario.client_cert else None,
+        client_key=str(scenario.client_key) if scenario.client_key else None,
+    )
+    if base_url.lower().startswith("https:") or bundle or options.client_cert:
+        tls_context(options)  # loads and checks the CA bundle and the client certificate
+    return options
 
 
 def _key_for(scenario: Scenario, env: Env, *, simulator_like: bool) -> ApiKey | None:
@@ -153,6 +182,13 @@ class RunSession:
     in_flight: int = 0  # streams started and not yet recorded or cancelled
     steps: StepTracker | None = None  # capacity runs: per-step statistics
     closed: bool = False  # the summary is written: later streams are not part of this test
+    redirect_targets: Counter[str] = field(default_factory=Counter)  # where streams went
+
+    def note(self, records: list[dict[str, Any]]) -> None:
+        """Remember what records say beyond the stats (a master calls it for its workers')."""
+        for record in records:
+            if record.get("redirected_to"):
+                self.redirect_targets[str(record["redirected_to"])] += 1
 
     def record(self, result: StreamResult) -> dict[str, Any]:
         """Count one finished stream in the stats and the raw records; return its record.
@@ -166,6 +202,8 @@ class RunSession:
         if self.steps is not None:
             self.steps.record(result)
         record = result.to_record(self.worker)
+        if result.redirected_to:
+            self.note([record])
         if self.writer is not None:
             self.writer.write(record)
         if self.keep_pending:

@@ -53,6 +53,8 @@ class RunInfo:
     generator_saturated: bool = False
     clock: dict[str, Any] = field(default_factory=dict)  # which clock item times came from
     error_bound: dict[str, Any] = field(default_factory=dict)  # how far they can be off
+    redirects: dict[str, Any] = field(default_factory=dict)  # streams redirected, and where to
+    stopped_early: str | None = None  # why the run was stopped (it could not succeed)
     interrupted: bool = False
     degraded: bool = False
     lost_workers: list[str] = field(default_factory=list)

@@ -43,7 +43,8 @@ __all__ = ["load_scenario", "loads_scenario"]
 _TOP_KEYS = ("target", "envs", "flows", "gates", "capacity", "simulator")
 _TARGET_KEYS = (
     "url", "tenant", "workspace", "auth", "api_key_env", "api_key_file", "limit_s",
-    "stall_timeout_s", "verify_tls", "ca_bundle", "connect_timeout_s",
+    "stall_timeout_s", "verify_tls", "ca_bundle", "connect_timeout_s", "proxy", "client_cert",
+    "client_key",
 )  # fmt: skip
 _ENV_KEYS = ("name", "weight", "api_key_env", "api_key_file")
 _FLOW_KEYS = (
@@ -125,6 +126,9 @@ def _scenario(root: Node, source: Path | None) -> Scenario:
     verify_tls = t.boolean("verify_tls", True)
     ca_bundle = t.file_path("ca_bundle", must_exist=True)
     connect_timeout_s = t.number("connect_timeout_s", DEFAULT_CONNECT_TIMEOUT_S)
+    proxy = t.string("proxy")
+    client_cert = t.file_path("client_cert", must_exist=True)
+    client_key = t.file_path("client_key", must_exist=True)
     gates, capacity, simulator = _gates(root, envs, flows), _capacity(root), _simulator(root)
     with root.context(None):  # the record's own checks; the ones above name their key
         return Scenario(
@@ -137,6 +141,9 @@ def _scenario(root: Node, source: Path | None) -> Scenario:
             verify_tls=verify_tls,
             ca_bundle=ca_bundle,
             connect_timeout_s=connect_timeout_s,
+            proxy=proxy,
+            client_cert=client_cert,
+            client_key=client_key,
             envs=envs,
             flows=flows,
             gates=gates,

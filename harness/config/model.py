@@ -128,6 +128,9 @@ class Scenario:
     verify_tls: bool = True
     ca_bundle: Path | None = None
     connect_timeout_s: float = DEFAULT_CONNECT_TIMEOUT_S
+    proxy: str | None = None  # a forward proxy URL for every target (else HTTP(S)_PROXY)
+    client_cert: Path | None = None  # PEM certificate for servers that require mTLS
+    client_key: Path | None = None  # its PEM key (None: in the certificate file)
     envs: tuple[EnvConfig, ...] = ALL_ENVS
     flows: tuple[FlowConfig, ...] = ()
     gates: tuple[GateConfig, ...] = ()

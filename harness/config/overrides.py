@@ -34,6 +34,9 @@ def apply_overrides(
     stall_timeout_s: float | None = None,
     limit_s: float | None = None,
     insecure: bool | None = None,
+    proxy: str | None = None,
+    client_cert: Path | None = None,
+    client_key: Path | None = None,
 ) -> Scenario:
     """``s`` with command-line/env-var values on top; None leaves a setting as it is.
 
@@ -53,6 +56,15 @@ def apply_overrides(
         s = replace(s, limit_s=_positive("--limit", limit_s))
     if insecure is not None:
         s = replace(s, verify_tls=not insecure)
+    if proxy is not None:
+        s = replace(s, proxy=proxy)
+    for name, path in (("--client-cert", client_cert), ("--client-key", client_key)):
+        if path is not None and not path.is_file():
+            raise ConfigError(f"{name}: {path} is not a file; give a PEM file")
+    if client_cert is not None:
+        s = replace(s, client_cert=client_cert)
+    if client_key is not None:
+        s = replace(s, client_key=client_key)
     return s
 
 

@@ -86,6 +86,7 @@ class ArrivalFlowUser(FlowStreamUser):
 
     capacity_mode = LoadMode.ARRIVAL
     spread_first_stream = False  # the timetable decides when streams start
+    backoff_on_failure = False  # ... and when they start again after a failure
 
     @task
     def stream(self) -> None:

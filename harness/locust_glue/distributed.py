@@ -8,6 +8,7 @@ from typing import Any
 
 from harness.errors import FlowloadError
 from harness.health import HealthSamples
+from harness.locust_glue.failfast import observe_failure
 from harness.locust_glue.state import MASTER, WORKER, WorkerView, state_of
 from harness.transport import ReadTimings
 
@@ -75,6 +76,9 @@ def make_worker_report_listener(environment: Any) -> Any:
         records = part.get("records") or []
         if session.writer is not None and records:
             session.writer.write_many(records)
+        session.note(records)
+        for record in records:
+            observe_failure(environment, state, record)
         if session.steps is not None and part.get("steps"):
             session.steps.merge_delta(part["steps"])
         for env, flow, count in part.get("cancelled", []):

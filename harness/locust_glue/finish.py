@@ -6,6 +6,7 @@ import datetime as dt
 import logging
 import sys
 import time
+from collections import Counter
 from typing import Any
 
 import gevent
@@ -103,6 +104,8 @@ def finalize(state: GlueState, environment: Any, *, interrupted: bool = False) -
         generator_saturated=saturated,
         clock=_clock(state, timings),
         error_bound=timings.summary(),
+        redirects=_redirects(session.redirect_targets),
+        stopped_early=state.setup_failed,
         interrupted=interrupted,
         degraded=bool(lost),
         lost_workers=lost,
@@ -153,6 +156,42 @@ def _display_host(state: GlueState, environment: Any) -> str:
     return redact_url(host)
 
 
+def _redirects(targets: Counter[str]) -> dict[str, Any]:
+    """``run.redirects``: how many streams were redirected, and the most frequent targets."""
+    if not targets:
+        return {}
+    return {"streams": sum(targets.values()), "to": dict(targets.most_common(5))}
+
+
+def notes_lines(summary: dict[str, Any]) -> list[str]:
+    """Warnings about what intermediaries did: redirects, buffered bodies, re-sent requests."""
+    lines = []
+    redirects = summary["run"].get("redirects") or {}
+    if redirects.get("streams"):
+        where = ", ".join(f"{url} ({n})" for url, n in redirects["to"].items())
+        lines.append(
+            f"WARNING: {redirects['streams']} stream(s) were redirected, to {where}: TTFB and "
+            "TTFI include the redirect; point the load test at the final URL"
+        )
+    for block in summary.get("by_env_flow", []):
+        ok = block["outcomes"].get("ok", 0)
+        buffered = block.get("buffered_streams", 0)
+        if ok and buffered * 2 >= ok:
+            lines.append(
+                f"WARNING: {block['env']}/{block['flow']}: {buffered} of {ok} ok streams got "
+                "all their items in one or two reads, long after the request: something between "
+                "(a buffering proxy, gzip, a CDN) held the body back; their ITL of 0 ms is not "
+                "a fast server"
+            )
+    resent = summary["overall"].get("resent_streams", 0)
+    if resent:
+        lines.append(
+            f"{resent} request(s) were sent again on a new connection: their first write to a "
+            "reused keep-alive connection failed, so the server provably never got them"
+        )
+    return lines
+
+
 def clock_line(run: dict[str, Any]) -> str:
     """One line on how true the item times are: the clock, the error bound, the lag."""
     clock = run.get("clock") or {}
@@ -174,7 +213,7 @@ def clock_line(run: dict[str, Any]) -> str:
 
 def _print_end_of_run(state: GlueState, summary: dict[str, Any]) -> None:
     run = summary["run"]
-    lines = ["", format_summary_table(summary), clock_line(run)]
+    lines = ["", format_summary_table(summary), clock_line(run), *notes_lines(summary)]
     if run["cancelled_streams"]:
         lines.append(
             f"{run['cancelled_streams']} stream(s) were still running when the test stopped: "

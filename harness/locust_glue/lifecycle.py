@@ -17,8 +17,10 @@ from locust.runners import MasterRunner, WorkerRunner
 from harness.config import Scenario, apply_overrides, default_scenario, load_scenario, resolve_key
 from harness.errors import ConfigError, FlowloadError
 from harness.exitcodes import EXIT_COULD_NOT_RUN
+from harness.failfast import FailFast
 from harness.loadplan import LoadPlan, parse_load_plan
 from harness.locust_glue.distributed import reset_worker_health
+from harness.locust_glue.failfast import stop_locust
 from harness.locust_glue.finish import FINAL_REPORT_WAIT_S, finalize
 from harness.locust_glue.gating import GateSettings, gate_settings, start_abort_watch
 from harness.locust_glue.options import GlueOptions, read_options
@@ -58,6 +60,9 @@ def load_run_scenario(options: GlueOptions) -> Scenario:
         stall_timeout_s=options.stall_timeout_s,
         limit_s=options.limit_s,
         insecure=options.insecure or None,
+        proxy=options.proxy,
+        client_cert=options.client_cert,
+        client_key=options.client_key,
     )
     if options.ca_bundle is not None:
         if not options.ca_bundle.is_file():
@@ -133,9 +138,7 @@ def _handle_interrupts(environment: Any, state: GlueState) -> None:
 
 
 def _stop_locust(environment: Any) -> None:
-    environment.runner.quit()
-    if environment.web_ui is not None:
-        environment.web_ui.stop()
+    stop_locust(environment)
 
 
 def on_test_start(environment: Any, **_kw: Any) -> None:
@@ -165,6 +168,7 @@ def _start_test(state: GlueState, environment: Any) -> None:
         session.steps = StepTracker(state.plan, session.started.timestamp())
         state.processes = _share_processes(state, environment)
     state.clock, state.clock_note = choose_clock(state.options.timestamps)
+    state.fail_fast = FailFast()
     if state.role != MASTER:
         resolved = resolve_run(state.scenario, environment.host)
         transport = replace(resolved.transport, timestamps=state.options.timestamps)

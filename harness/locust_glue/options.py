@@ -20,6 +20,8 @@ from harness.transport import TIMESTAMP_MODES
 # spread, a batch's streams start (and, for streams of equal length, keep restarting) together.
 DEFAULT_SPAWN_SPREAD_S = 1.0
 MAX_SPAWN_SPREAD_S = 3600.0
+# After a stream that failed before its first item, a user waits 0.5 s, 1 s, 2 s ... up to this.
+DEFAULT_FAILURE_BACKOFF_S = 10.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,6 +40,11 @@ class GlueOptions:
     ca_bundle: Path | None = None
     spawn_spread_s: float = DEFAULT_SPAWN_SPREAD_S
     timestamps: str = "auto"
+    proxy: str | None = None
+    client_cert: Path | None = None
+    client_key: Path | None = None
+    fail_fast: bool = True
+    failure_backoff_s: float = DEFAULT_FAILURE_BACKOFF_S
 
 
 def add_options(parser: Any) -> None:
@@ -104,6 +111,44 @@ def add_options(parser: Any) -> None:
         "points (default 1: Locust starts a batch of users every second; 0: start together)",
     )
     parser.add_argument(
+        "--proxy",
+        env_var="LOCUST_PROXY",
+        default=None,
+        help="forward proxy for every target, http://[user:pass@]host:port (default: "
+        "HTTPS_PROXY / HTTP_PROXY / NO_PROXY from the environment)",
+        include_in_web_ui=False,
+    )
+    parser.add_argument(
+        "--client-cert",
+        env_var="LOCUST_CLIENT_CERT",
+        default=None,
+        help="PEM client certificate for servers that require one (mTLS)",
+        include_in_web_ui=False,
+    )
+    parser.add_argument(
+        "--client-key",
+        env_var="LOCUST_CLIENT_KEY",
+        default=None,
+        help="PEM private key of --client-cert (default: in the certificate file)",
+        include_in_web_ui=False,
+    )
+    parser.add_argument(
+        "--no-fail-fast",
+        env_var="LOCUST_NO_FAIL_FAST",
+        action="store_true",
+        default=False,
+        help="keep running when the first streams of an env or flow all fail the same "
+        "unfixable way (wrong key, unknown flow, refused, TLS): for testing error paths",
+        include_in_web_ui=False,
+    )
+    parser.add_argument(
+        "--flow-failure-backoff",
+        env_var="LOCUST_FLOW_FAILURE_BACKOFF",
+        default=None,
+        help="longest pause (s) of a user after streams that failed before their first item: "
+        "0.5 s, doubling, with jitter; Retry-After is honoured (default 10; 0: no pause)",
+    )
+    parser.add_argument(
         "--timestamps",
         env_var="LOCUST_TIMESTAMPS",
         default=None,
@@ -158,7 +203,24 @@ def read_options(parsed: Any) -> GlueOptions:
         ca_bundle=Path(ca_bundle) if ca_bundle else None,
         spawn_spread_s=_spread(get("flow_spawn_spread")),
         timestamps=_timestamps(get("timestamps")),
+        proxy=get("proxy") or None,
+        client_cert=Path(get("client_cert")) if get("client_cert") else None,
+        client_key=Path(get("client_key")) if get("client_key") else None,
+        fail_fast=not get("no_fail_fast"),
+        failure_backoff_s=_backoff(get("flow_failure_backoff")),
     )
+
+
+def _backoff(value: Any) -> float:
+    seconds = _seconds("--flow-failure-backoff", value)
+    if seconds is None:
+        return DEFAULT_FAILURE_BACKOFF_S
+    if not 0.0 <= seconds <= MAX_SPAWN_SPREAD_S:
+        raise ConfigError(
+            f"--flow-failure-backoff must be between 0 and {MAX_SPAWN_SPREAD_S:g} seconds, "
+            f"got {value!r}"
+        )
+    return seconds
 
 
 def _timestamps(value: Any) -> str:

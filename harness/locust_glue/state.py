@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from harness.failfast import FailFast
 from harness.gates import GateSettings
 from harness.health import HealthMonitor, HealthSamples
 
@@ -58,6 +59,7 @@ class GlueState:
     interrupted: bool = False  # Ctrl-C: the test was stopped before its planned end
     gates: GateSettings = field(default_factory=GateSettings)
     finalizer: Any = None  # the master's background finalize greenlet
+    fail_fast: FailFast = field(default_factory=FailFast)
     clock: str = "user"  # the clock this process's item times use (kernel or user)
     clock_note: str | None = None  # why not kernel stamps, when not
 

@@ -10,6 +10,7 @@ import gevent
 from gevent import GreenletExit
 from locust import User, constant, task
 
+from harness.locust_glue.failfast import observe_failure
 from harness.locust_glue.state import state_of
 from harness.measure import measure_stream
 from harness.plan import PlanCursor
@@ -18,6 +19,8 @@ from harness.transport import HttpClient
 
 _USER_INDEX = itertools.count()
 _STRIDE = 7  # prime: consecutive users start well apart in the sequence
+BACKOFF_BASE_S = 0.5  # the first pause after a stream that failed before its first item
+MAX_RETRY_AFTER_S = 300.0  # a server's Retry-After is honoured up to this
 
 
 class StreamError(Exception):
@@ -38,6 +41,10 @@ class FlowStreamUser(User):
     # Closed-loop users spread their first stream over --flow-spawn-spread; a user with its own
     # timetable (the arrival-rate user) sets this False.
     spread_first_stream = True
+    # After a stream that failed before its first item, closed-loop users pause (0.5 s doubling
+    # up to --flow-failure-backoff, with jitter, reset by a good stream; Retry-After honoured):
+    # a failing target is not hit in a tight loop. The arrival-rate user's timetable decides.
+    backoff_on_failure = True
 
     def __init__(self, environment: Any) -> None:
         super().__init__(environment)
@@ -45,6 +52,7 @@ class FlowStreamUser(User):
         self._rng = random.Random()  # noqa: S311 - spreading arrivals, not cryptography
         self._index = next(_USER_INDEX)
         self._cursor: PlanCursor | None = None
+        self._failures = 0  # streams in a row that failed before their first item
 
     def on_start(self) -> None:
         """Open this user's connection pool, then wait a random part of the spawn spread.
@@ -106,8 +114,24 @@ class FlowStreamUser(User):
             raise
         finally:
             session.in_flight -= 1
-        session.record(result)
+        record = session.record(result)
         self._fire_locust_events(target.label, result)
+        observe_failure(self.environment, state, record)
+        self._pause_after(result, state.options.failure_backoff_s)
+
+    def _pause_after(self, result: StreamResult, cap_s: float) -> None:
+        """Back off after streams that failed before their first item (see backoff_on_failure)."""
+        if result.ok or result.items:
+            self._failures = 0
+            return
+        if not self.backoff_on_failure or cap_s <= 0:
+            return
+        self._failures += 1
+        delay = min(cap_s, BACKOFF_BASE_S * 2 ** (self._failures - 1))
+        delay *= self._rng.uniform(0.5, 1.0)
+        if result.retry_after_s:
+            delay = max(delay, min(result.retry_after_s, MAX_RETRY_AFTER_S))
+        gevent.sleep(delay)
 
     def _fire_locust_events(self, name: str, result: StreamResult) -> None:
         fire = self.environment.events.request.fire

@@ -19,6 +19,8 @@ from harness.stats.histogram import (
 )
 
 _OUTCOME_INDEX: dict[Outcome, int] = {o: i for i, o in enumerate(OUTCOMES)}
+# Streams worth a note, counted per block: what an intermediary or the network did to them.
+NOTES = ("buffered_streams", "redirected_streams", "resent_streams")
 
 
 class StreamStats:
@@ -29,13 +31,14 @@ class StreamStats:
     far, and ``itl_ms`` gets one sample per gap between consecutive items.
     """
 
-    __slots__ = ("bytes", "items", "metrics", "outcome_counts", "streams")
+    __slots__ = ("bytes", "items", "metrics", "notes", "outcome_counts", "streams")
 
     def __init__(self) -> None:
         self.streams = 0
         self.items = 0
         self.bytes = 0
         self.outcome_counts = [0] * len(OUTCOMES)
+        self.notes = [0, 0, 0]  # streams buffered, redirected, sent again (see NOTES)
         self.metrics: dict[str, MetricHistogram] = {m.name: MetricHistogram(m) for m in METRICS}
 
     def record(self, result: StreamResult) -> None:
@@ -44,6 +47,11 @@ class StreamStats:
         self.items += result.items
         self.bytes += result.bytes
         self.outcome_counts[_OUTCOME_INDEX[result.outcome]] += 1
+        if result.buffered or result.redirects or result.resent:
+            notes = self.notes
+            notes[0] += result.buffered
+            notes[1] += result.redirects > 0
+            notes[2] += result.resent
         metrics = self.metrics
         if result.ttfb_s is not None:
             metrics[TTFB.name].record(result.ttfb_s)
@@ -62,6 +70,7 @@ class StreamStats:
         self.outcome_counts = [
             a + b for a, b in zip(self.outcome_counts, other.outcome_counts, strict=True)
         ]
+        self.notes = [a + b for a, b in zip(self.notes, other.notes, strict=True)]
         for name, metric in self.metrics.items():
             metric.merge(other.metrics[name])
 
@@ -83,6 +92,7 @@ class StreamStats:
             "bytes": self.bytes,
             "streams_per_s": self.streams / elapsed_s if elapsed_s else 0.0,
             "items_per_s": self.items / elapsed_s if elapsed_s else 0.0,
+            **dict(zip(NOTES, self.notes, strict=True)),
         }
         for name, metric in self.metrics.items():
             block[name] = metric.summary()
@@ -96,6 +106,7 @@ class StreamStats:
             "bytes": self.bytes,
             "outcomes": {o: n for o, n in self.outcomes.items() if n},
             "metrics": {k: m.to_wire() for k, m in self.metrics.items() if m.count},
+            "notes": self.notes,
         }
 
     @classmethod
@@ -110,6 +121,8 @@ class StreamStats:
             metrics: Mapping[str, Any] = wire["metrics"]
             for name, count in outcomes.items():
                 stats.outcome_counts[_OUTCOME_INDEX[Outcome(name)]] = int(count)
+            notes = list(wire.get("notes") or (0, 0, 0))
+            stats.notes = [int(n) for n in notes[: len(NOTES)]] + [0] * (len(NOTES) - len(notes))
         except (KeyError, TypeError, ValueError, AttributeError) as exc:
             raise StatsError(
                 f"malformed stream counters in a stats delta ({type(exc).__name__}: {exc}); "
