@@ -26,6 +26,7 @@ def test_outcomes_are_the_design_contract() -> None:
         "timeout",
         "truncated",
         "malformed",
+        "protocol_error",
         "stalled",
         "limit_exceeded",
     ]

@@ -201,6 +201,9 @@ def result(
     gaps_s: tuple[float, ...] = (),
     items: int = 0,
     nbytes: int = 0,
+    buffered: bool = False,
+    redirects: int = 0,
+    resent: int = 0,
 ) -> StreamResult:
     return StreamResult(
         env=env,
@@ -214,6 +217,9 @@ def result(
         gaps_s=gaps_s,
         items=items,
         bytes=nbytes,
+        buffered=buffered,
+        redirects=redirects,
+        resent=resent,
     )
 
 
@@ -241,7 +247,11 @@ def test_block_shape_and_counters() -> None:
     assert block["duration_ms"]["count"] == 3
     assert block["duration_ms"]["max"] == 150_000.0
     assert block["limit_used"]["max"] == 0.5
+    assert block["buffered_streams"] == block["redirected_streams"] == block["resent_streams"] == 0
     assert set(block) == {
+        "buffered_streams",
+        "redirected_streams",
+        "resent_streams",
         "streams",
         "outcomes",
         "error_rate",
@@ -261,7 +271,7 @@ def test_empty_block_and_zero_elapsed() -> None:
     assert block["items_per_s"] == 0.0
     assert block["ttfi_ms"]["p95"] is None
     assert all(n == 0 for n in block["outcomes"].values())
-    assert len(block["outcomes"]) == 8
+    assert len(block["outcomes"]) == 9
 
 
 @pytest.mark.parametrize("elapsed", [-1.0, math.nan, math.inf])
@@ -455,3 +465,18 @@ def test_delta_is_compact() -> None:
     rec = recorder_of([result(gaps_s=tuple(0.001 * i for i in range(1000))) for _ in range(100)])
     delta = rec.take_delta()
     assert len(delta) < 8000  # 100 streams, 100k gaps: a few kB, not a list of samples
+
+
+def test_notes_count_buffered_redirected_and_resent_streams_and_merge() -> None:
+    stats = StreamStats()
+    stats.record(result(buffered=True))
+    stats.record(result(redirects=2, resent=1))
+    stats.record(result())
+    other = StreamStats.from_wire(stats.to_wire())
+    other.merge(stats)
+    block = other.block(elapsed_s=1.0)
+    assert (block["buffered_streams"], block["redirected_streams"], block["resent_streams"]) == (
+        2,
+        2,
+        2,
+    )

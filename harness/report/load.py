@@ -19,8 +19,10 @@ import orjson
 from harness.errors import FlowloadError
 from harness.flow_api import redact_url
 from harness.records import RecordsError, read_records
+from harness.result import OUTCOMES
 from harness.rundir import STREAMS_FILE, SUMMARY_FILE
 from harness.secrets import MASK
+from harness.stats.block import NOTES
 
 # Defence in depth: the harness never writes a key into a record, but a report is shared widely,
 # so anything that looks like one in free text is masked again on the way in.
@@ -144,8 +146,11 @@ def _require(data: dict[str, Any], key: str, kind: type, path: Path) -> Any:
 
 
 def _from_v1(data: dict[str, Any], path: Path) -> dict[str, Any]:
-    """``flowload.summary/1``: the current in-memory shape, checked."""
-    return {
+    """``flowload.summary/1``: the current in-memory shape, checked.
+
+    Fields added to /1 later (an outcome, block counters) read as 0 in older files.
+    """
+    sections = {
         "run": _require(data, "run", dict, path),
         "overall": _require(data, "overall", dict, path),
         "by_env": _require(data, "by_env", dict, path),
@@ -153,6 +158,17 @@ def _from_v1(data: dict[str, Any], path: Path) -> dict[str, Any]:
         "gates": data.get("gates") or [],
         "steps": data.get("steps"),
     }
+    blocks = [sections["overall"], *sections["by_env"].values(), *sections["by_env_flow"]]
+    blocks += [
+        step.get("stats") or {} for step in sections["steps"] or [] if isinstance(step, dict)
+    ]
+    for block in blocks:
+        if isinstance(block, dict) and isinstance(block.get("outcomes"), dict):
+            for outcome in OUTCOMES:
+                block["outcomes"].setdefault(outcome.value, 0)
+            for note in NOTES:
+                block.setdefault(note, 0)
+    return sections
 
 
 _UPGRADERS: dict[str, Callable[[dict[str, Any], Path], dict[str, Any]]] = {
