@@ -12,6 +12,7 @@ from dataclasses import replace
 from typing import Any
 
 import gevent
+from locust.exception import RPCError
 from locust.runners import MasterRunner, WorkerRunner
 
 from harness.config import Scenario, apply_overrides, default_scenario, load_scenario, resolve_key
@@ -259,6 +260,23 @@ def on_test_stop(environment: Any, **_kw: Any) -> None:
     elif state.role == MASTER:
         # Workers' final reports arrive after this event on the master: finish in the background.
         state.finalizer = gevent.spawn(finalize, state, environment, interrupted=state.interrupted)
+    else:
+        _send_final_report(environment)
+
+
+def _send_final_report(environment: Any) -> None:
+    """On a worker: report now that its users are stopped, not at the next 3-second tick.
+
+    The master waits a few seconds for every worker's report marked not running; a busy worker
+    whose next periodic report comes late would be named lost although it is alive.
+    """
+    send = getattr(environment.runner, "_send_stats", None)  # what Locust itself calls on quit
+    if send is None:
+        return
+    try:
+        send()
+    except RPCError as exc:  # the periodic report will try again
+        logger.warning("flowload: the final report could not be sent yet: %s", exc)
 
 
 def on_quitting(environment: Any, **_kw: Any) -> None:
