@@ -27,10 +27,22 @@ logger = logging.getLogger("flowload")
 FINAL_REPORT_WAIT_S = 5.0
 
 
+def final_report_wait_s(environment: Any) -> float:
+    """How long the master waits for the workers' last reports.
+
+    Told to quit, a worker first lets its streams finish for up to ``--stop-timeout`` seconds,
+    then reports: those streams count, so the wait covers the stop timeout too.
+    """
+    stop_timeout = getattr(environment, "stop_timeout", None) or 0.0
+    return FINAL_REPORT_WAIT_S + max(0.0, float(stop_timeout))
+
+
 def wait_for_final_reports(
-    state: GlueState, environment: Any = None, timeout_s: float = FINAL_REPORT_WAIT_S
+    state: GlueState, environment: Any = None, timeout_s: float | None = None
 ) -> list[str]:
     """On the master: wait until every worker reported after its test stopped; return the lost."""
+    if timeout_s is None:
+        timeout_s = final_report_wait_s(environment)
     deadline = time.perf_counter() + timeout_s
     while (left := deadline - time.perf_counter()) > 0:
         if all(not view.running for view in state.workers.values()):

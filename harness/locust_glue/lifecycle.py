@@ -20,7 +20,7 @@ from harness.errors import ConfigError, FlowloadError
 from harness.exitcodes import EXIT_COULD_NOT_RUN
 from harness.loadplan import LoadPlan, parse_load_plan
 from harness.locust_glue.distributed import reset_worker_health
-from harness.locust_glue.finish import FINAL_REPORT_WAIT_S, finalize
+from harness.locust_glue.finish import final_report_wait_s, finalize
 from harness.locust_glue.gating import GateSettings, gate_settings, start_abort_watch
 from harness.locust_glue.options import GlueOptions, read_options
 from harness.locust_glue.simulator import start_embedded_simulator
@@ -285,7 +285,7 @@ def on_quitting(environment: Any, **_kw: Any) -> None:
     if state is None:
         return
     if state.finalizer is not None:  # the master's summary and gate verdicts decide the exit code
-        state.finalizer.join(timeout=FINAL_REPORT_WAIT_S + 10.0)
+        state.finalizer.join(timeout=final_report_wait_s(environment) + 10.0)
         state.finalizer = None
     interrupted = state.test_running or state.interrupted
     if state.test_running:
