@@ -6,6 +6,9 @@ import logging
 import time
 from typing import Any
 
+import gevent
+from locust.exception import RPCError
+
 from harness.errors import FlowloadError
 from harness.health import HealthSamples
 from harness.locust_glue.failfast import observe_failure
@@ -91,3 +94,27 @@ def reset_worker_health(state_workers: dict[str, WorkerView]) -> None:
     """Forget the health samples of a previous test."""
     for view in state_workers.values():
         view.health = HealthSamples()
+
+
+def receive_late_report(environment: Any, timeout_s: float) -> bool:
+    """On a master whose Locust receiver has stopped: take one worker message off the wire.
+
+    A headless run ends with ``runner.quit()``: it tells the workers to quit, waits 0.5 s for
+    their last reports, then stops receiving. A busy worker (a saturated CPU, a loop that lags)
+    sends its last report later than that; without this it would count as lost, its final
+    streams missing. A ``stats`` message is handed to the ``worker_report`` listeners, as Locust
+    would have; others are dropped. Returns False (and waits for nothing) while Locust's own
+    receiver still runs.
+    """
+    runner = environment.runner
+    greenlets, server = getattr(runner, "greenlet", None), getattr(runner, "server", None)
+    if greenlets is None or server is None or len(greenlets) > 0:
+        return False
+    try:
+        with gevent.Timeout(timeout_s, False):
+            _client, msg = server.recv_from_client()
+            if msg.type == "stats":
+                environment.events.worker_report.fire(client_id=msg.node_id, data=msg.data)
+    except RPCError as exc:
+        logger.debug("flowload: a late worker message could not be read: %s", exc)
+    return True

@@ -17,6 +17,7 @@ from harness.console import format_summary_table
 from harness.errors import FlowloadError
 from harness.exitcodes import EXIT_COULD_NOT_RUN
 from harness.health import saturation_causes
+from harness.locust_glue.distributed import receive_late_report
 from harness.locust_glue.gating import finish_gates, print_gates
 from harness.locust_glue.state import LOCAL, MASTER, GlueState
 from harness.rundir import SUMMARY_FILE
@@ -28,13 +29,28 @@ logger = logging.getLogger("flowload")
 FINAL_REPORT_WAIT_S = 5.0
 
 
-def wait_for_final_reports(state: GlueState, timeout_s: float = FINAL_REPORT_WAIT_S) -> list[str]:
+def final_report_wait_s(environment: Any) -> float:
+    """How long the master waits for the workers' last reports.
+
+    Told to quit, a worker first lets its streams finish for up to ``--stop-timeout`` seconds,
+    then reports: those streams count, so the wait covers the stop timeout too.
+    """
+    stop_timeout = getattr(environment, "stop_timeout", None) or 0.0
+    return FINAL_REPORT_WAIT_S + max(0.0, float(stop_timeout))
+
+
+def wait_for_final_reports(
+    state: GlueState, environment: Any = None, timeout_s: float | None = None
+) -> list[str]:
     """On the master: wait until every worker reported after its test stopped; return the lost."""
+    if timeout_s is None:
+        timeout_s = final_report_wait_s(environment)
     deadline = time.perf_counter() + timeout_s
-    while time.perf_counter() < deadline:
+    while (left := deadline - time.perf_counter()) > 0:
         if all(not view.running for view in state.workers.values()):
             return []
-        gevent.sleep(0.1)
+        if environment is None or not receive_late_report(environment, min(left, 0.1)):
+            gevent.sleep(0.1)
     return sorted(wid for wid, view in state.workers.items() if view.running)
 
 
@@ -82,7 +98,7 @@ def finalize(state: GlueState, environment: Any, *, interrupted: bool = False) -
     if state.finalized or state.session is None or state.role not in (LOCAL, MASTER):
         return
     state.finalized = True
-    lost = wait_for_final_reports(state) if state.role == MASTER else []
+    lost = wait_for_final_reports(state, environment) if state.role == MASTER else []
     if state.stopped_perf is None:
         state.stopped_perf = time.perf_counter()
     generator, saturated, timings = _generator(state)

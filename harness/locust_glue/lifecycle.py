@@ -12,6 +12,7 @@ from dataclasses import replace
 from typing import Any
 
 import gevent
+from locust.exception import RPCError
 from locust.runners import MasterRunner, WorkerRunner
 
 from harness.config import Scenario, apply_overrides, default_scenario, load_scenario, resolve_key
@@ -21,7 +22,7 @@ from harness.failfast import FailFast
 from harness.loadplan import LoadPlan, parse_load_plan
 from harness.locust_glue.distributed import reset_worker_health
 from harness.locust_glue.failfast import stop_locust
-from harness.locust_glue.finish import FINAL_REPORT_WAIT_S, finalize
+from harness.locust_glue.finish import final_report_wait_s, finalize
 from harness.locust_glue.gating import GateSettings, gate_settings, start_abort_watch
 from harness.locust_glue.options import GlueOptions, read_options
 from harness.locust_glue.simulator import start_embedded_simulator
@@ -268,6 +269,23 @@ def on_test_stop(environment: Any, **_kw: Any) -> None:
     elif state.role == MASTER:
         # Workers' final reports arrive after this event on the master: finish in the background.
         state.finalizer = gevent.spawn(finalize, state, environment, interrupted=state.interrupted)
+    else:
+        _send_final_report(environment)
+
+
+def _send_final_report(environment: Any) -> None:
+    """On a worker: report now that its users are stopped, not at the next 3-second tick.
+
+    The master waits a few seconds for every worker's report marked not running; a busy worker
+    whose next periodic report comes late would be named lost although it is alive.
+    """
+    send = getattr(environment.runner, "_send_stats", None)  # what Locust itself calls on quit
+    if send is None:
+        return
+    try:
+        send()
+    except RPCError as exc:  # the periodic report will try again
+        logger.warning("flowload: the final report could not be sent yet: %s", exc)
 
 
 def on_quitting(environment: Any, **_kw: Any) -> None:
@@ -276,7 +294,7 @@ def on_quitting(environment: Any, **_kw: Any) -> None:
     if state is None:
         return
     if state.finalizer is not None:  # the master's summary and gate verdicts decide the exit code
-        state.finalizer.join(timeout=FINAL_REPORT_WAIT_S + 10.0)
+        state.finalizer.join(timeout=final_report_wait_s(environment) + 10.0)
         state.finalizer = None
     interrupted = state.test_running or state.interrupted
     if state.test_running:
