@@ -393,6 +393,9 @@ def measure_stream(
     try:
         decided = stream.run(client, reader, make_reader or ItemReader)
     finally:
+        # Counted however the stream ends (a cancelled one too): the share of uncertain items
+        # must have every item read under it.
+        client.timings.items += stream.items
         if stream.response is not None:
             # Reuse only after a clean, complete stream; otherwise the socket state is suspect.
             if decided is not None and decided.outcome is Outcome.OK:
@@ -400,7 +403,6 @@ def measure_stream(
             else:
                 stream.response.abort()
     response = stream.response
-    client.timings.items += stream.items
     return StreamResult(
         env=env,
         flow=flow,

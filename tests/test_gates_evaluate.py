@@ -168,12 +168,20 @@ def test_a_saturated_generator_makes_every_gate_inconclusive() -> None:
     gates = [parse_gate("Production: ttfi.p95 < 800ms"), parse_gate("error_rate < 1%")]
     verdicts = evaluate_gates(summary, gates)
     assert [v.status for v in verdicts] == [INCONCLUSIVE, INCONCLUSIVE]
-    assert all("saturated" in v.message for v in verdicts)
+    assert all("item times cannot be trusted to ~2 ms" in v.message for v in verdicts)
     # The value is kept for the reader, with what it would have said.
     assert verdicts[0].observed == summary["by_env"]["Production"]["ttfi_ms"]["p95"]
     assert "on its data: passed" in verdicts[0].message
     assert "on its data: failed" in verdicts[1].message
     assert exit_code_for(verdicts) == EXIT_INCONCLUSIVE
+
+
+def test_the_inconclusive_message_names_the_runs_first_cause() -> None:
+    summary = standard_run(generator_saturated=True)
+    cause = "3.2 % of items may be off by more than 1 ms (> 1 %): reads held bytes of several"
+    summary["run"]["generator"] = {"local": {"causes": [cause, "CPU p90 97 %"]}}
+    verdicts = evaluate_gates(summary, [parse_gate("error_rate < 1%")])
+    assert cause in verdicts[0].message
 
 
 def test_lost_workers_make_every_gate_inconclusive() -> None:

@@ -129,15 +129,28 @@ def _selected_counts(summary: Block, gates: Sequence[Gate]) -> dict[str, int]:
     return counts
 
 
+def _trust_causes(run: Block) -> str:
+    """The first cause the run's health gives, or where to look for it."""
+    generator = run.get("generator") or {}
+    healths = [generator.get("local")] if generator.get("local") else []
+    healths += list((generator.get("workers") or {}).values())
+    for health in healths:
+        causes = (health or {}).get("causes") or []
+        if causes:
+            return str(causes[0])
+    return "see run.generator in summary.json"
+
+
 def run_problem(summary: Block, gates: Sequence[Gate], min_streams: int) -> str | None:
     """Why no gate of this run can be trusted (None: the run is fit to judge).
 
-    The load generator was saturated, a worker was lost, or an env selected by a gate (the whole
-    run, for a gate without env and flow) recorded fewer than ``min_streams`` streams.
+    The item times cannot be trusted to ~2 ms (``run.generator_saturated``), a worker was lost,
+    or an env selected by a gate (the whole run, for a gate without env and flow) recorded fewer
+    than ``min_streams`` streams.
     """
     run = summary.get("run") or {}
     if run.get("generator_saturated"):
-        return "the load generator was saturated (CPU, event-loop lag or waiting for a CPU)"
+        return "the item times cannot be trusted to ~2 ms (" + _trust_causes(run) + ")"
     if run.get("degraded") or run.get("lost_workers"):
         lost = ", ".join(str(w) for w in run.get("lost_workers") or []) or "some"
         return f"worker(s) {lost} were lost before their final report"

@@ -154,7 +154,7 @@ def test_saturated_worker_keeps_its_heartbeat(tmp_path: Path) -> None:
     busy = max(workers, key=lambda w: w["cpu_wait_pct_p50"])
     assert busy["cpu_wait_pct_p50"] >= 25.0, workers
     assert busy["cpu_pct_p50"] + busy["cpu_wait_pct_p50"] >= 80.0, workers
-    assert "WARNING: the load generator was saturated" in log
+    assert "WARNING: the item times cannot be trusted" in log
     # Each worker was still reading its one stream at the stop: both counted, none lost.
     assert run["cancelled_streams"] == 2, run
     assert server.connections == 2
