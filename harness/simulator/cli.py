@@ -51,6 +51,9 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--fault-rate", type=float, help="share of streams with a random fault (0..1)")
     p.add_argument("--tls-cert", help="serve HTTPS with this PEM certificate (needs --tls-key)")
     p.add_argument("--tls-key", help="the PEM private key of --tls-cert")
+    p.add_argument(
+        "--tls-client-ca", help="require client certificates signed by this PEM CA (mutual TLS)"
+    )
     p.add_argument("--list", action="store_true", help="print the profile's flows and exit")
     p.add_argument("--quiet", action="store_true", help="no notices on stderr")
     return p
@@ -116,6 +119,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             fault_rate=args.fault_rate,
             log_path=args.log,
             tls=(args.tls_cert, args.tls_key) if args.tls_cert else None,
+            client_ca=args.tls_client_ca,
         )
         server.start()
     except FlowloadError as exc:

@@ -38,6 +38,7 @@ def build_server(
     fault_rate: float | None = None,
     log_path: str | None = None,
     tls: tuple[str, str] | None = None,
+    client_ca: str | None = None,
 ) -> SimulatorServer:
     """A configured, not yet started server. Arguments win over the profile's values."""
     prof = profile if profile is not None else default_profile()
@@ -53,6 +54,7 @@ def build_server(
         limit_s=limit_s if limit_s is not None else (prof.limit_s or 300.0),
         log_path=log_path,
         tls=tls,
+        client_ca=client_ca,
     )
 
 

@@ -88,11 +88,17 @@ def _head(status: int, headers: list[tuple[str, str]]) -> bytes:
     return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1")
 
 
-def _tls_context(cert: str, key: str) -> ssl.SSLContext:
-    """A server TLS context from PEM files (ConfigError naming the file when unusable)."""
+def _tls_context(cert: str, key: str, *, client_ca: str | None = None) -> ssl.SSLContext:
+    """A server TLS context from PEM files (ConfigError naming the file when unusable).
+
+    With ``client_ca``, clients must present a certificate that CA signed (mutual TLS).
+    """
     ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     try:
         ctx.load_cert_chain(cert, key)
+        if client_ca:
+            ctx.load_verify_locations(cafile=client_ca)
+            ctx.verify_mode = ssl.CERT_REQUIRED
     except (OSError, ssl.SSLError) as exc:
         raise ConfigError(f"cannot load the TLS certificate {cert} / key {key}: {exc}") from None
     ctx.set_alpn_protocols(["http/1.1"])
@@ -112,10 +118,13 @@ class SimulatorServer:
         limit_s: float = 300.0,
         log_path: str | None = None,
         tls: tuple[str, str] | None = None,
+        client_ca: str | None = None,
     ) -> None:
         if limit_s <= 0:
             raise ConfigError(f"the execution limit must be > 0 s, got {limit_s}")
-        self._tls = _tls_context(*tls) if tls else None
+        if client_ca and not tls:
+            raise ConfigError("--tls-client-ca needs --tls-cert and --tls-key (it is for HTTPS)")
+        self._tls = _tls_context(*tls, client_ca=client_ca) if tls else None
         self.profile = profile
         self.seed = seed
         self.limit_s = limit_s
@@ -132,7 +141,10 @@ class SimulatorServer:
         """Bind and start accepting (in the current gevent hub)."""
         # Created here, not in __init__: a gevent server belongs to the hub of the thread
         # that starts it (SimulatorThread builds in one thread and serves in another).
-        extra: dict[str, Any] = {"ssl_context": self._tls} if self._tls is not None else {}
+        extra: dict[str, Any] = {}
+        if self._tls is not None:
+            # Handshake in _handle, where a refused client (no certificate...) is one quiet end.
+            extra = {"ssl_context": self._tls, "do_handshake_on_connect": False}
         self._server = StreamServer(self._address, self._handle, backlog=4096, **extra)
         self._pacer = Pacer(self.stats)
         try:
@@ -164,6 +176,11 @@ class SimulatorServer:
         return {**self.stats.snapshot(), "capacity": self.capacity.snapshot()}
 
     def _handle(self, sock: socket.socket, _address: object) -> None:
+        if self._tls is not None:
+            try:
+                sock.do_handshake()  # type: ignore[attr-defined]
+            except (ssl.SSLError, OSError):
+                return  # a client the TLS settings refuse: nothing more to say to it
         sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         sock.settimeout(SOCKET_TIMEOUT_S)
         proto = _Protocol(sock)

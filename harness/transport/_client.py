@@ -186,14 +186,20 @@ class HttpClient:
         payload = self._encode(request, target, proxy)
         conn = self._checkout(target)
         try:
-            return self._exchange(conn, payload, request.method)
+            response = self._exchange(conn, payload, request.method)
         except NotSentError:
             if not conn.reused:
-                raise ConnectionLost(
-                    f"{conn.label} refused the request on a new connection"
-                ) from None
-        response = self._exchange(self._connect(target), payload, request.method)
-        response.resent = 1
+                raise _refusal(conn, has_cert=bool(self._options.client_cert)) from None
+            conn.close()
+            response = self._exchange(self._connect(target), payload, request.method)
+            response.resent = 1
+        if response.status == 407 and proxy is not None:
+            response.abort()  # plain http through a proxy: its 407 is the proxy's, not the API's
+            raise ConnectError(
+                f"{proxy.label} wants credentials (407 Proxy Authentication Required): put "
+                "them in the proxy URL, http://user:password@host:port",
+                "proxy_auth",
+            )
         return response
 
     def close(self) -> None:
@@ -311,6 +317,8 @@ class HttpClient:
                 timer.close()
             response.t_sent = conn.wire.empty_at  # the start of the request's last send call
             response._await_headers(deadline)
+        except NotSentError:
+            raise  # the caller decides: send again on a new connection, or say why not
         except ClosedBeforeResponseError:
             conn.close()
             raise _closed_before_response(conn) from None
@@ -332,6 +340,24 @@ class HttpClient:
             conn.close()
         else:
             idle.append(conn)
+
+
+def _refusal(conn: Conn, *, has_cert: bool) -> TransportError:
+    """Why a new connection took not one byte of the request: a TLS alert waiting, if any.
+
+    A TLS 1.3 server that wants a client certificate finishes the handshake, then sends its
+    alert and closes: by the time the request is written, the reason is in the socket.
+    """
+    try:
+        with gevent.Timeout(1.0, TimeoutError):
+            conn.wire.receive()
+    except ssl.SSLError as exc:
+        return tls_failure(exc.reason, conn.label, has_cert=has_cert)
+    except (OSError, TransportError):
+        pass  # nothing more to learn: the plain refusal below
+    finally:
+        conn.close()
+    return ConnectionLost(f"{conn.label} closed the connection before the request could be sent")
 
 
 def _closed_before_response(conn: Conn) -> ConnectionLost:

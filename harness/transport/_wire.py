@@ -14,6 +14,7 @@ decrypted bytes take the stamp of the raw read that completed their TLS record.
 from __future__ import annotations
 
 import contextlib
+import errno
 import socket
 import ssl
 from time import perf_counter
@@ -168,6 +169,8 @@ class Wire:
         self.t = t if self._kernel_times else received
 
     def _wait_readable(self) -> None:
+        if self._raw.fileno() < 0:  # closed: a watcher on a dead fd would abort libev
+            raise OSError(errno.EBADF, "the connection is closed")
         self.wait_start = perf_counter()
         self._hub.wait(self._reader)
         watch = self._watch
