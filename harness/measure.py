@@ -388,7 +388,9 @@ def measure_stream(
     wall = time.time()  # a timestamp for the record, never used for a duration
     t0 = start if intended_start is None else intended_start
     timings = client.timings if client.clock == CLOCK_KERNEL else None
-    stream = _Stream(request, limits, t0, _secrets(request), timings)
+    # Proxy credentials too: a proxy or server may echo them into an error body.
+    secrets = tuple(sorted({*_secrets(request), *client.options.proxies.secrets()}, key=len))[::-1]
+    stream = _Stream(request, limits, t0, secrets, timings)
     decided: _Decided | None = None
     try:
         decided = stream.run(client, reader, make_reader or ItemReader)
