@@ -32,6 +32,7 @@ from typing import Any
 
 import orjson
 
+from harness.reader import _exact
 from harness.reader._exact import PARSE, ExactPath, run_match, ws_match
 from harness.reader._speculate import (
     COMPLETE,
@@ -52,6 +53,7 @@ _WINDOW_MIN = 2048  # first orjson window from an element start; then 4x the las
 _SMALL_RAW = 128  # raw elements smaller than this: the run regex beats one orjson call each
 _RAW_SPLIT_MAX = 4096  # raw elements up to this size: split at the signature, decode to check
 _SHORT = 128  # a tail this short that does not end like an element is followed exactly
+_FOLLOW = 4096  # with skimming, an unfinished element this long is followed, not read again
 _PACED = True  # the one-element ``,{...}`` chunk shortcut (tests turn it off for the reference)
 
 
@@ -172,7 +174,8 @@ class ArrayFramer(ExactPath):
                     continue
             elif st == _ELEMENT:
                 q = self._es
-                if n - q > _REREAD * fresh:  # too long to read again: follow it exactly
+                if n - q > _REREAD * fresh or (_exact.SKIM and n - q > _FOLLOW):
+                    # too long to read again: follow it exactly (skimming: from _FOLLOW bytes)
                     p, st = self._follow(buf, n, out)
                     continue
             else:

@@ -13,9 +13,11 @@ from typing import Any, cast
 
 import orjson
 
+from harness.reader import _skim
 from harness.reader._types import ItemTooLargeError, MalformedError, decode_error_offset
 
 DEPTH = 4  # nesting levels the regexes skip in one call; deeper ones use the depth counter
+SKIM = True  # long stretches of a container: the depth counter's state by _skim (C speed)
 
 _WS = rb"[ \t\n\r]"
 _STR = rb'"[^"\\]*+(?:\\.[^"\\]*+)*+"'
@@ -115,6 +117,9 @@ class ExactPath:
         """Follow brackets from ``self._sp``; return the element end or -1 if unfinished."""
         sp = self._sp
         depth = self._depth
+        if SKIM and n - sp > _skim.PIECE:  # up to the piece that holds the end (or to n)
+            sp, depth, self._in_str = _skim.skim(buf, sp, n, depth, in_str=self._in_str)
+            self._depth = depth
         if self._in_str:
             e = strbody_match(buf, sp).end()
             if e >= n or buf[e] != _QUOTE:
