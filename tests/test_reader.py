@@ -360,14 +360,14 @@ def test_big_elements_in_big_chunks_skip_the_scanner_regexes(
     from harness.reader import _exact
 
     scanned: list[int] = []
-    original = _exact.content_match
+    original = _exact.content_upto
 
-    def spy(buf: bytearray, pos: int) -> Any:
-        m = original(buf, pos)
+    def spy(buf: bytearray, pos: int, endpos: int) -> Any:
+        m = original(buf, pos, endpos)
         scanned.append(m.end() - pos)
         return m
 
-    monkeypatch.setattr(_exact, "content_match", spy)
+    monkeypatch.setattr(_exact, "content_upto", spy)
     items = [{"id": i, "rows": [{"k": k, "s": "},{[]"} for k in range(300)]} for i in range(12)]
     body = orjson.dumps(items)
     chunks = [body[i : i + 4096] for i in range(0, len(body), 4096)]

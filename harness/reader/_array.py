@@ -53,7 +53,7 @@ _WINDOW_MIN = 2048  # first orjson window from an element start; then 4x the las
 _SMALL_RAW = 128  # raw elements smaller than this: the run regex beats one orjson call each
 _RAW_SPLIT_MAX = 4096  # raw elements up to this size: split at the signature, decode to check
 _SHORT = 128  # a tail this short that does not end like an element is followed exactly
-_FOLLOW = 4096  # with skimming, an unfinished element this long is followed, not read again
+_FOLLOW = 65536  # skimming: an unfinished element this long (and 2x fresh) is followed
 _PACED = True  # the one-element ``,{...}`` chunk shortcut (tests turn it off for the reference)
 
 
@@ -174,8 +174,8 @@ class ArrayFramer(ExactPath):
                     continue
             elif st == _ELEMENT:
                 q = self._es
-                if n - q > _REREAD * fresh or (_exact.SKIM and n - q > _FOLLOW):
-                    # too long to read again: follow it exactly (skimming: from _FOLLOW bytes)
+                if n - q > _REREAD * fresh or (_exact.SKIM and n - q > max(_FOLLOW, 2 * fresh)):
+                    # too long to read again: follow it exactly (skimming: sooner)
                     p, st = self._follow(buf, n, out)
                     continue
             else:

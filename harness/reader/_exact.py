@@ -17,6 +17,7 @@ from harness.reader import _skim
 from harness.reader._types import ItemTooLargeError, MalformedError, decode_error_offset
 
 DEPTH = 4  # nesting levels the regexes skip in one call; deeper ones use the depth counter
+_COPY_MAX = 4096  # elements up to this size are sliced (cheaper than a view)
 SKIM = True  # long stretches of a container: the depth counter's state by _skim (C speed)
 
 _WS = rb"[ \t\n\r]"
@@ -47,9 +48,10 @@ _WS_RE = re.compile(_WS + rb"*+")
 # These patterns always match (possibly the empty string): typed as such, and called as bound
 # methods (a wrapper function would cost a Python call per token on the hot path).
 _AlwaysMatch = Callable[[bytearray, int], "re.Match[bytes]"]
+_AlwaysMatchUpTo = Callable[[bytearray, int, int], "re.Match[bytes]"]  # (buf, pos, endpos)
 ws_match = cast("_AlwaysMatch", _WS_RE.match)
 run_match = cast("_AlwaysMatch", _RUN_RE.match)
-content_match = cast("_AlwaysMatch", _CONTENT_RE.match)
+content_upto = cast("_AlwaysMatchUpTo", _CONTENT_RE.match)
 strbody_match = cast("_AlwaysMatch", _STRBODY_RE.match)
 scalar_match = cast("_AlwaysMatch", _SCALAR_TAIL_RE.match)
 
@@ -57,6 +59,15 @@ scalar_match = cast("_AlwaysMatch", _SCALAR_TAIL_RE.match)
 _CONTAINER, _STRING, _NUMBER, PARSE = range(4)  # PARSE: unfinished, for orjson to resume
 _QUOTE, _LBRACKET, _RBRACKET = 0x22, 0x5B, 0x5D
 _OPENERS = frozenset(b"{[")
+
+
+def _piece(buf: bytearray, es: int, ee: int) -> bytearray | memoryview:
+    """``buf[es:ee]``; for a big element, a view (no copy).
+
+    Pass it as a temporary only: it is released when the call returns (or raises), so the
+    buffer stays resizable.
+    """
+    return memoryview(buf)[es:ee] if ee - es > _COPY_MAX else buf[es:ee]
 
 
 class ExactPath:
@@ -114,12 +125,30 @@ class ExactPath:
         return end
 
     def _scan_container(self, buf: bytearray, n: int) -> int:
-        """Follow brackets from ``self._sp``; return the element end or -1 if unfinished."""
+        """Follow brackets from ``self._sp``; return the element end or -1 if unfinished.
+
+        A long stretch is skimmed (:mod:`._skim`) up to the piece that holds the end, once
+        the regexes have scanned the element's first ``PIECE`` bytes (most elements end there).
+        """
+        if SKIM and n - self._sp > _skim.PIECE:
+            if self._sp - self._es <= _skim.PIECE:
+                end = self._scan(buf, self._sp + _skim.PIECE, n)
+                if end >= 0 or self._in_str:
+                    return end
+            first = 4 * _skim.PIECE + self._sp - self._es  # as long again as it is so far
+            self._sp, self._depth, self._in_str = _skim.skim(
+                buf, self._sp, n, self._depth, in_str=self._in_str, first=first
+            )
+        return self._scan(buf, n, n)
+
+    def _scan(self, buf: bytearray, lim: int, n: int) -> int:
+        """The regexes from ``self._sp`` to ``lim`` (a string goes on up to ``n``).
+
+        Returns the element end or -1 (then the state is saved: inside a string that runs to
+        ``n``, or at or past ``lim``).
+        """
         sp = self._sp
         depth = self._depth
-        if SKIM and n - sp > _skim.PIECE:  # up to the piece that holds the end (or to n)
-            sp, depth, self._in_str = _skim.skim(buf, sp, n, depth, in_str=self._in_str)
-            self._depth = depth
         if self._in_str:
             e = strbody_match(buf, sp).end()
             if e >= n or buf[e] != _QUOTE:
@@ -127,12 +156,12 @@ class ExactPath:
                 return -1
             sp = e + 1
             self._in_str = False
-        while True:
-            sp = content_match(buf, sp).end()
-            if sp >= n:
+        while sp < lim:
+            sp = content_upto(buf, sp, lim).end()
+            if sp >= lim:
                 break
             c = buf[sp]
-            if c == _QUOTE:  # a string the regex could not finish: it runs past the end
+            if c == _QUOTE:  # a string the regex could not finish: it runs past lim
                 e = strbody_match(buf, sp + 1).end()
                 if e < n and buf[e] == _QUOTE:
                     sp = e + 1
@@ -171,10 +200,10 @@ class ExactPath:
             self._too_large(es)
         self._size = ee - es
         if not self._decode:
-            out.append(bytes(buf[es:ee]))
+            out.append(bytes(_piece(buf, es, ee)))
             return
         try:
-            out.append(orjson.loads(buf[es:ee]))
+            out.append(orjson.loads(_piece(buf, es, ee)))
         except orjson.JSONDecodeError as err:
             offset = decode_error_offset(err, self._base + es)
             raise MalformedError(

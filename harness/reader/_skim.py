@@ -38,16 +38,20 @@ _DROP = bytes(c for c in range(256) if c not in b'"{}[]\x01')
 _STEP = {0x7B: 1, 0x7D: -1}
 
 
-def skim(buf: bytearray, sp: int, n: int, depth: int, *, in_str: bool) -> tuple[int, int, bool]:
+def skim(
+    buf: bytearray, sp: int, n: int, depth: int, *, in_str: bool, first: int
+) -> tuple[int, int, bool]:
     """Advance the exact scanner's state ``(sp, depth, in_str)`` towards ``n``.
 
-    Returns the state at a position the element has certainly not ended before: ``n`` (less
-    trailing backslashes) if it does not end in ``buf[sp:n]``, else the start of a piece of at
-    most :data:`PIECE` bytes that holds the end; or an earlier position (at worst ``sp``)
-    where the bytes are refused or a run of backslashes is in the way. ``sp`` must not be
-    inside an escape.
+    Returns the state at a position the element has certainly not ended before, at most
+    :data:`PIECE` bytes before its end or ``n``, whichever comes first; or an earlier position
+    (at worst ``sp``) where the bytes are refused or a run of backslashes is in the way. ``sp``
+    must not be inside an escape. Regions start at ``first`` bytes and grow 4x while the
+    element goes on, so an element that ends early costs a few times its length, not the
+    buffer's.
     """
-    hi = mid = n  # the end is in [sp, hi) or not in [sp, n) at all
+    hi = n  # once the end is known to be in [sp, hi), regions halve
+    mid = min(n, sp + max(first, PIECE + 1))
     while hi - sp > PIECE:
         while mid > sp and buf[mid - 1] == _BACKSLASH:  # never stop inside an escape
             mid -= 1
@@ -55,11 +59,13 @@ def skim(buf: bytearray, sp: int, n: int, depth: int, *, in_str: bool) -> tuple[
         if found is None:
             break
         closes, opens, after = found
-        if closes < depth:  # no end before mid
-            sp, depth, in_str = mid, depth - closes + opens, after
-        else:
+        if closes >= depth:
             hi = mid
-        mid = (sp + hi) // 2
+            mid = (sp + hi) // 2
+            continue
+        size = 4 * (mid - sp)  # no end before mid
+        sp, depth, in_str = mid, depth - closes + opens, after
+        mid = min(hi, sp + size) if hi == n else (sp + hi) // 2
     return sp, depth, in_str
 
 
@@ -69,7 +75,7 @@ def _region(buf: bytearray, a: int, b: int, *, in_str: bool) -> tuple[int, int, 
     Strings excluded (``in_str``: the region starts inside one); also whether the region ends
     inside a string. None if refused.
     """
-    raw = bytes(buf[a:b])
+    raw = bytes(memoryview(buf)[a:b])  # one copy; the view is released at once
     if buf.find(b"\\", a, b) >= 0:
         raw = raw.replace(b"\\\\", b"")
         if raw.find(b'\\"') >= 0:
