@@ -174,8 +174,9 @@ class ArrayFramer(ExactPath):
                     continue
             elif st == _ELEMENT:
                 q = self._es
-                if n - q > _REREAD * fresh or (_exact.SKIM and n - q > max(_FOLLOW, 2 * fresh)):
-                    # too long to read again: follow it exactly (skimming: sooner)
+                if n - q > _REREAD * fresh or (
+                    n - q > _FOLLOW and n - q > 2 * fresh and _exact.SKIM
+                ):  # too long to read again: follow it exactly (skimming: sooner)
                     p, st = self._follow(buf, n, out)
                     continue
             else:

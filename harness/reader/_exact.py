@@ -61,15 +61,6 @@ _QUOTE, _LBRACKET, _RBRACKET = 0x22, 0x5B, 0x5D
 _OPENERS = frozenset(b"{[")
 
 
-def _piece(buf: bytearray, es: int, ee: int) -> bytearray | memoryview:
-    """``buf[es:ee]``; for a big element, a view (no copy).
-
-    Pass it as a temporary only: it is released when the call returns (or raises), so the
-    buffer stays resizable.
-    """
-    return memoryview(buf)[es:ee] if ee - es > _COPY_MAX else buf[es:ee]
-
-
 class ExactPath:
     """The exact path of :class:`~harness.reader._array.ArrayFramer`, and how it emits items.
 
@@ -107,7 +98,10 @@ class ExactPath:
         if self._mode == PARSE:  # orjson followed it so far: the depth counter takes over
             self._begin(buf, self._es)
         if self._mode == _CONTAINER:
-            end = self._scan_container(buf, n)
+            if SKIM and n - self._sp > _skim.PIECE:
+                end = self._skim_container(buf, n)
+            else:
+                end = self._scan_container(buf, n, n)
         elif self._mode == _STRING:
             e = strbody_match(buf, self._sp).end()
             end = e + 1 if e < n and buf[e] == _QUOTE else -1
@@ -124,25 +118,8 @@ class ExactPath:
         self._emit(buf, es, end, out)
         return end
 
-    def _scan_container(self, buf: bytearray, n: int) -> int:
-        """Follow brackets from ``self._sp``; return the element end or -1 if unfinished.
-
-        A long stretch is skimmed (:mod:`._skim`) up to the piece that holds the end, once
-        the regexes have scanned the element's first ``PIECE`` bytes (most elements end there).
-        """
-        if SKIM and n - self._sp > _skim.PIECE:
-            if self._sp - self._es <= _skim.PIECE:
-                end = self._scan(buf, self._sp + _skim.PIECE, n)
-                if end >= 0 or self._in_str:
-                    return end
-            first = 4 * _skim.PIECE + self._sp - self._es  # as long again as it is so far
-            self._sp, self._depth, self._in_str = _skim.skim(
-                buf, self._sp, n, self._depth, in_str=self._in_str, first=first
-            )
-        return self._scan(buf, n, n)
-
-    def _scan(self, buf: bytearray, lim: int, n: int) -> int:
-        """The regexes from ``self._sp`` to ``lim`` (a string goes on up to ``n``).
+    def _scan_container(self, buf: bytearray, lim: int, n: int) -> int:
+        """Follow brackets from ``self._sp`` to ``lim`` (a string goes on up to ``n``).
 
         Returns the element end or -1 (then the state is saved: inside a string that runs to
         ``n``, or at or past ``lim``).
@@ -177,6 +154,22 @@ class ExactPath:
         self._depth = depth
         return -1
 
+    def _skim_container(self, buf: bytearray, n: int) -> int:
+        """:meth:`_scan_container` over a long stretch, skimmed (:mod:`._skim`).
+
+        Up to the piece that holds the end, once the regexes have scanned the element's first
+        ``PIECE`` bytes (most elements end there).
+        """
+        if self._sp - self._es <= _skim.PIECE:
+            end = self._scan_container(buf, self._sp + _skim.PIECE, n)
+            if end >= 0 or self._in_str:
+                return end
+        first = 4 * _skim.PIECE + self._sp - self._es  # as long again as it is so far
+        self._sp, self._depth, self._in_str = _skim.skim(
+            buf, self._sp, n, self._depth, in_str=self._in_str, first=first
+        )
+        return self._scan_container(buf, n, n)
+
     def _emit_run(self, buf: bytearray, p: int, r: int, out: list[Any]) -> None:
         """Emit the elements of ``buf[p:r]`` (elements each followed by a ',')."""
         k = buf.rfind(b",", p, r)
@@ -199,11 +192,14 @@ class ExactPath:
         if ee - es > self._max:
             self._too_large(es)
         self._size = ee - es
+        # a big element is passed as a temporary view (no copy), released when the call
+        # returns or raises, so the buffer stays resizable
+        big = ee - es > _COPY_MAX
         if not self._decode:
-            out.append(bytes(_piece(buf, es, ee)))
+            out.append(bytes(memoryview(buf)[es:ee] if big else buf[es:ee]))
             return
         try:
-            out.append(orjson.loads(_piece(buf, es, ee)))
+            out.append(orjson.loads(memoryview(buf)[es:ee] if big else buf[es:ee]))
         except orjson.JSONDecodeError as err:
             offset = decode_error_offset(err, self._base + es)
             raise MalformedError(
