@@ -12,10 +12,12 @@ At each element start the framer takes the cheapest way that is sure (see ``_sta
   "unexpected content after document" at the first byte after it (found at C speed, with no
   objects built), or "unexpected end of data" (unfinished). Complete elements are decoded
   together; an unfinished one is parsed again by the next ``feed`` while that re-reads at
-  most ``_REREAD`` times the new bytes;
+  most ``_REREAD`` times the new bytes (and at most ``_FOLLOW`` bytes or twice the new ones);
 * the *exact path* (:mod:`._exact`) for everything else: numbers and literals, anything
   orjson refuses (invalid JSON or UTF-8, nesting deeper than orjson allows), elements much
-  longer than the chunks, small raw elements.
+  longer than the chunks, small raw elements. Long stretches of a container are skimmed with
+  whole-bytes operations (:mod:`._skim`), which give the scanner's exact state, so a big
+  element costs about one pass at C speed plus the one ``orjson.loads`` that decodes it.
 
 orjson results are only ever used as proofs (a valid JSON value that starts at an element
 start *is* that element; values joined by commas can only be read one way), so a wrong split

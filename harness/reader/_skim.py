@@ -4,7 +4,7 @@ The exact path follows an element with a depth counter that skips strings (``_ex
 a string a ``\`` escapes the next byte and brackets do not count; outside, every ``[``/``{``
 is +1 and every ``]``/``}`` is -1 (kinds are not matched) and the element ends where the depth
 reaches 0. Regular expressions do that at ~60 MB/s. :func:`skim` gets the *same* state for a
-region of bytes with ``bytes.translate``/``count``/``replace`` (~1 GB/s):
+region of bytes with ``bytes.translate``/``count``/``replace`` (~0.5-1 GB/s on small rows):
 
 1. Escapes: ``\\`` pairs are dropped (a run of backslashes pairs from its start, inside a
    string as in the scanner; outside one they are plain bytes either way), then each ``\"``
