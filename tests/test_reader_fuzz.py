@@ -14,7 +14,15 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from harness.reader import ItemFormat, ItemReader, ItemTooLargeError, ReaderError, _array
+from harness.reader import (
+    ItemFormat,
+    ItemReader,
+    ItemTooLargeError,
+    ReaderError,
+    _array,
+    _exact,
+    _skim,
+)
 from tests.test_reader import array_bodies, cuts, expected_counts, spaced
 
 FORMATS = [None, ItemFormat.JSON_ARRAY, ItemFormat.NDJSON, ItemFormat.SSE]
@@ -159,8 +167,10 @@ def test_endless_filler_keeps_the_buffer_small(case: str) -> None:
 
 # --- every framing path gives the same answer --------------------------------------------------
 # The JSON-array framer has three ways to find elements (run speculation, orjson boundaries, the
-# exact scanner) and thresholds that choose between them. Each tuning below forces one mix; all
-# must agree with each other, byte for byte, feed for feed, error for error.
+# exact scanner, which skims long stretches with whole-bytes operations) and thresholds that
+# choose between them. Each tuning below forces one mix; all must agree with each other, byte
+# for byte, feed for feed, error for error. Keys are names in _array, or "_skim.NAME" and
+# "_exact.NAME".
 
 
 def NO_SPECULATION(*_args: object, **_kwargs: object) -> None:  # noqa: N802
@@ -180,28 +190,54 @@ TUNINGS: dict[str, dict[str, object]] = {
         "speculate": NO_SPECULATION,
         "split_run": NO_SPECULATION,
     },
-    # the reference: the exact scanner alone
+    # the exact scanner alone, skimming everything: regions down to single bytes, so every
+    # split of strings, escapes and brackets between the skim and the regexes is taken
+    "skim": {
+        "_REREAD": 0,
+        "_PACED": False,
+        "speculate": NO_SPECULATION,
+        "split_run": NO_SPECULATION,
+        "_skim.PIECE": 0,
+    },
+    "skim, pieces of 3, one collapse pass": {
+        "_REREAD": 0,
+        "_PACED": False,
+        "speculate": NO_SPECULATION,
+        "split_run": NO_SPECULATION,
+        "_skim.PIECE": 3,
+        "_skim._PASSES": 1,
+    },
+    # every way, with unfinished elements followed (and skimmed) from their first byte
+    "skim, all ways": {"_FOLLOW": 0, "_SMALL_RAW": 0, "_SHORT": 0, "_skim.PIECE": 1},
+    # the reference: the exact scanner alone, with its regular expressions only
     "exact": {
         "_REREAD": 0,
         "_PACED": False,
         "speculate": NO_SPECULATION,
         "split_run": NO_SPECULATION,
+        "_exact.SKIM": False,
     },
 }
+_MODULES = {"_skim": _skim, "_exact": _exact}
+
+
+def _where(key: str) -> tuple[object, str]:
+    module, _, name = key.rpartition(".")
+    return _MODULES.get(module, _array), name
 
 
 @contextlib.contextmanager
 def tuned(name: str) -> Iterator[None]:
     """Set the framer's module-level thresholds for one run (restored afterwards)."""
     values = TUNINGS[name]
-    saved = {key: getattr(_array, key) for key in values}
+    saved = {key: getattr(*_where(key)) for key in values}
     for key, value in values.items():
-        setattr(_array, key, value)
+        setattr(*_where(key), value)
     try:
         yield
     finally:
         for key, value in saved.items():
-            setattr(_array, key, value)
+            setattr(*_where(key), value)
 
 
 def _trace(chunks: list[bytes], *, decode: bool, limit: int) -> list[Any]:
@@ -275,7 +311,9 @@ def test_all_paths_agree_on_damaged_bodies(data: st.DataObject, decode: bool, li
     _, body = data.draw(st.one_of(tricky_bodies(), array_bodies()))
     at = data.draw(st.integers(0, len(body)))
     junk = data.draw(
-        st.sampled_from([b"x", b"}", b"]", b",", b'"', b"\\", b"\xff", b"\xc3", b"\x00"])
+        st.sampled_from(
+            [b"x", b"}", b"]", b",", b'"', b"\\", b'\\"', b"\xff", b"\xc3", b"\x00", b"\x01"]
+        )
     )
     how = data.draw(st.sampled_from(["insert", "replace", "cut"]))
     if how == "insert":

@@ -12,10 +12,12 @@ At each element start the framer takes the cheapest way that is sure (see ``_sta
   "unexpected content after document" at the first byte after it (found at C speed, with no
   objects built), or "unexpected end of data" (unfinished). Complete elements are decoded
   together; an unfinished one is parsed again by the next ``feed`` while that re-reads at
-  most ``_REREAD`` times the new bytes;
+  most ``_REREAD`` times the new bytes (and at most ``_FOLLOW`` bytes or twice the new ones);
 * the *exact path* (:mod:`._exact`) for everything else: numbers and literals, anything
   orjson refuses (invalid JSON or UTF-8, nesting deeper than orjson allows), elements much
-  longer than the chunks, small raw elements.
+  longer than the chunks, small raw elements. Long stretches of a container are skimmed with
+  whole-bytes operations (:mod:`._skim`), which give the scanner's exact state, so a big
+  element costs about one pass at C speed plus the one ``orjson.loads`` that decodes it.
 
 orjson results are only ever used as proofs (a valid JSON value that starts at an element
 start *is* that element; values joined by commas can only be read one way), so a wrong split
@@ -32,6 +34,7 @@ from typing import Any
 
 import orjson
 
+from harness.reader import _exact
 from harness.reader._exact import PARSE, ExactPath, run_match, ws_match
 from harness.reader._speculate import (
     COMPLETE,
@@ -52,6 +55,7 @@ _WINDOW_MIN = 2048  # first orjson window from an element start; then 4x the las
 _SMALL_RAW = 128  # raw elements smaller than this: the run regex beats one orjson call each
 _RAW_SPLIT_MAX = 4096  # raw elements up to this size: split at the signature, decode to check
 _SHORT = 128  # a tail this short that does not end like an element is followed exactly
+_FOLLOW = 65536  # skimming: an unfinished element this long (and 2x fresh) is followed
 _PACED = True  # the one-element ``,{...}`` chunk shortcut (tests turn it off for the reference)
 
 
@@ -177,7 +181,9 @@ class ArrayFramer(ExactPath):
                     continue
             elif st == _ELEMENT:
                 q = self._es
-                if n - q > _REREAD * fresh:  # too long to read again: follow it exactly
+                if n - q > _REREAD * fresh or (
+                    n - q > _FOLLOW and n - q > 2 * fresh and _exact.SKIM
+                ):  # too long to read again: follow it exactly (skimming: sooner)
                     p, st = self._follow(buf, n, out)
                     continue
             else:

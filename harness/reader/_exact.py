@@ -13,9 +13,12 @@ from typing import Any, cast
 
 import orjson
 
+from harness.reader import _skim
 from harness.reader._types import ItemTooLargeError, MalformedError, decode_error_offset
 
 DEPTH = 4  # nesting levels the regexes skip in one call; deeper ones use the depth counter
+_COPY_MAX = 4096  # elements up to this size are sliced (cheaper than a view)
+SKIM = True  # long stretches of a container: the depth counter's state by _skim (C speed)
 
 _WS = rb"[ \t\n\r]"
 _STR = rb'"[^"\\]*+(?:\\.[^"\\]*+)*+"'
@@ -45,9 +48,10 @@ _WS_RE = re.compile(_WS + rb"*+")
 # These patterns always match (possibly the empty string): typed as such, and called as bound
 # methods (a wrapper function would cost a Python call per token on the hot path).
 _AlwaysMatch = Callable[[bytearray, int], "re.Match[bytes]"]
+_AlwaysMatchUpTo = Callable[[bytearray, int, int], "re.Match[bytes]"]  # (buf, pos, endpos)
 ws_match = cast("_AlwaysMatch", _WS_RE.match)
 run_match = cast("_AlwaysMatch", _RUN_RE.match)
-content_match = cast("_AlwaysMatch", _CONTENT_RE.match)
+content_upto = cast("_AlwaysMatchUpTo", _CONTENT_RE.match)
 strbody_match = cast("_AlwaysMatch", _STRBODY_RE.match)
 scalar_match = cast("_AlwaysMatch", _SCALAR_TAIL_RE.match)
 
@@ -94,7 +98,10 @@ class ExactPath:
         if self._mode == PARSE:  # orjson followed it so far: the depth counter takes over
             self._begin(buf, self._es)
         if self._mode == _CONTAINER:
-            end = self._scan_container(buf, n)
+            if SKIM and n - self._sp > _skim.PIECE:
+                end = self._skim_container(buf, n)
+            else:
+                end = self._scan_container(buf, n, n)
         elif self._mode == _STRING:
             e = strbody_match(buf, self._sp).end()
             end = e + 1 if e < n and buf[e] == _QUOTE else -1
@@ -111,8 +118,12 @@ class ExactPath:
         self._emit(buf, es, end, out)
         return end
 
-    def _scan_container(self, buf: bytearray, n: int) -> int:
-        """Follow brackets from ``self._sp``; return the element end or -1 if unfinished."""
+    def _scan_container(self, buf: bytearray, lim: int, n: int) -> int:
+        """Follow brackets from ``self._sp`` to ``lim`` (a string goes on up to ``n``).
+
+        Returns the element end or -1 (then the state is saved: inside a string that runs to
+        ``n``, or at or past ``lim``).
+        """
         sp = self._sp
         depth = self._depth
         if self._in_str:
@@ -122,12 +133,12 @@ class ExactPath:
                 return -1
             sp = e + 1
             self._in_str = False
-        while True:
-            sp = content_match(buf, sp).end()
-            if sp >= n:
+        while sp < lim:
+            sp = content_upto(buf, sp, lim).end()
+            if sp >= lim:
                 break
             c = buf[sp]
-            if c == _QUOTE:  # a string the regex could not finish: it runs past the end
+            if c == _QUOTE:  # a string the regex could not finish: it runs past lim
                 e = strbody_match(buf, sp + 1).end()
                 if e < n and buf[e] == _QUOTE:
                     sp = e + 1
@@ -142,6 +153,22 @@ class ExactPath:
         self._sp = sp
         self._depth = depth
         return -1
+
+    def _skim_container(self, buf: bytearray, n: int) -> int:
+        """:meth:`_scan_container` over a long stretch, skimmed (:mod:`._skim`).
+
+        Up to the piece that holds the end, once the regexes have scanned the element's first
+        ``PIECE`` bytes (most elements end there).
+        """
+        if self._sp - self._es <= _skim.PIECE:
+            end = self._scan_container(buf, self._sp + _skim.PIECE, n)
+            if end >= 0 or self._in_str:
+                return end
+        first = 4 * _skim.PIECE + self._sp - self._es  # as long again as it is so far
+        self._sp, self._depth, self._in_str = _skim.skim(
+            buf, self._sp, n, self._depth, in_str=self._in_str, first=first
+        )
+        return self._scan_container(buf, n, n)
 
     def _emit_run(self, buf: bytearray, p: int, r: int, out: list[Any]) -> None:
         """Emit the elements of ``buf[p:r]`` (elements each followed by a ',')."""
@@ -165,11 +192,14 @@ class ExactPath:
         if ee - es > self._max:
             self._too_large(es)
         self._size = ee - es
+        # a big element is passed as a temporary view (no copy), released when the call
+        # returns or raises, so the buffer stays resizable
+        big = ee - es > _COPY_MAX
         if not self._decode:
-            out.append(bytes(buf[es:ee]))
+            out.append(bytes(memoryview(buf)[es:ee] if big else buf[es:ee]))
             return
         try:
-            out.append(orjson.loads(buf[es:ee]))
+            out.append(orjson.loads(memoryview(buf)[es:ee] if big else buf[es:ee]))
         except orjson.JSONDecodeError as err:
             offset = decode_error_offset(err, self._base + es)
             raise MalformedError(
