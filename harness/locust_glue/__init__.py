@@ -44,6 +44,7 @@ def install(events: Any = None) -> None:
     hooks.init.add_listener(_on_init)
     hooks.test_start.add_listener(lifecycle.on_test_start)
     hooks.spawning_complete.add_listener(lifecycle.on_spawning_complete)
+    hooks.test_stopping.add_listener(lifecycle.on_test_stopping)
     hooks.test_stop.add_listener(lifecycle.on_test_stop)
     hooks.quitting.add_listener(lifecycle.on_quitting)
     hooks.quit.add_listener(lifecycle.on_quit)

@@ -57,6 +57,7 @@ class GlueState:
     interrupted: bool = False  # Ctrl-C: the test was stopped before its planned end
     gates: GateSettings = field(default_factory=GateSettings)
     finalizer: Any = None  # the master's background finalize greenlet
+    own_stop_timeout: bool = False  # flowload set the stop timeout (no --stop-timeout given)
 
     def elapsed_s(self) -> float:
         """Seconds the current (or last) test ran."""
