@@ -213,6 +213,7 @@ class RunSession:
     pending_records: list[dict[str, Any]] = field(default_factory=list)
     keep_pending: bool = False  # a worker keeps records to ship to the master
     in_flight: int = 0  # streams started and not yet recorded or cancelled
+    in_flight_by_env: Counter[str] = field(default_factory=Counter)  # the same, per env
     steps: StepTracker | None = None  # capacity runs: per-step statistics
     closed: bool = False  # the summary is written: later streams are not part of this test
 
