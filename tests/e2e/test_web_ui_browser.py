@@ -156,7 +156,9 @@ def test_the_streaming_tab_draws_live_charts_resets_and_links_the_report(
             lambda: (p := panel(chromium)) and max(n for *_, n in p["charts"]) <= 2 and p,
         )
         assert reset["charts"]
-        ended = wait_in_page(chromium, "the report link", lambda: panel(chromium)["report"], 60)
+        ended = wait_in_page(
+            chromium, "the report link", lambda: (p := panel(chromium)) and p["report"], 60
+        )
         chromium.screenshot(tmp_path / "streaming-ended.png", 1400)
         report = web.get("/flowload/report").decode()
         assert ended == "open its report"
