@@ -109,6 +109,11 @@ def test_module_entry_point_exits_with_mains_code() -> None:
         capture_output=True, text=True, env=env, cwd=ROOT, timeout=60, check=False,
     )  # fmt: skip
     assert (ok.returncode, ok.stdout) == (0, f"flowload {harness.__version__}\n")
+    flag = subprocess.run(
+        [sys.executable, "-m", "harness.cli", "--version"],
+        capture_output=True, text=True, env=env, cwd=ROOT, timeout=60, check=False,
+    )  # fmt: skip
+    assert (flag.returncode, flag.stdout) == (0, f"flowload {harness.__version__}\n")
     bad = subprocess.run(
         [sys.executable, "-m", "harness.cli", "nope"],
         capture_output=True, text=True, env=env, cwd=ROOT, timeout=60, check=False,
