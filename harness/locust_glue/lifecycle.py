@@ -12,6 +12,7 @@ from dataclasses import replace
 from typing import Any
 
 import gevent
+from gevent import GreenletExit
 from locust.runners import MasterRunner, WorkerRunner
 
 from harness.config import Scenario, apply_overrides, default_scenario, load_scenario, resolve_key
@@ -199,17 +200,23 @@ def on_test_start(environment: Any, **_kw: Any) -> None:
 
 
 def _start_failed(state: GlueState, environment: Any, message: str) -> None:
-    """A test that cannot start: headless, exit 3; in the web UI, stop it and show why."""
+    """A test that cannot start: headless, exit 3; in the web UI, stop it and show why.
+
+    The web UI stays up (the Streaming tab shows the error) so a corrected START can run; the
+    exit code is 3 only if the last START failed (see on_quitting).
+    """
     state.setup_failed = message
+    state.resolved = None
     logger.error("flowload: cannot start the test: %s", message)
-    if environment.web_ui is not None:
-        # The web UI stays up (the Streaming tab shows the error) so a corrected START can run;
-        # the exit code is 3 only if the last START failed (see on_quitting).
-        state.resolved = None
-        gevent.spawn(environment.runner.stop)
+    if environment.web_ui is None:
+        environment.process_exit_code = EXIT_COULD_NOT_RUN
+        environment.runner.quit()
         return
-    environment.process_exit_code = EXIT_COULD_NOT_RUN
-    environment.runner.quit()
+    gevent.spawn(environment.runner.stop)  # to "stopped": the tabs, and the error, show
+    # This listener runs in the greenlet that would start the users (or, on a master, tell the
+    # workers to) right after it: ending that greenlet here starts none. GreenletExit ends a
+    # greenlet quietly (no traceback, no "unhandled exception" exit code).
+    raise GreenletExit
 
 
 def _start_test(state: GlueState, environment: Any) -> None:

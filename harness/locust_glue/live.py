@@ -48,7 +48,7 @@ def install_live(environment: Any, *, web_ui: bool) -> None:
     events.worker_report.add_listener(_make_worker_listener(environment, view, workers))
     events.reset_stats.add_listener(lambda **_kw: reset_view(environment))
     events.test_start.add_listener(lambda **_kw: reset_view(environment))
-    events.test_stop.add_listener(lambda **_kw: _sample(view, {}))  # the test's last point
+    events.test_stop.add_listener(lambda **_kw: _last_sample(view))
     gevent.spawn(_sample_forever, environment, view, workers)
 
 
@@ -59,7 +59,7 @@ def reset_view(environment: Any) -> None:
     if view is None:
         return
     envs = [e.env.value for e in state.scenario.envs] if state is not None else []
-    view.reset(time.perf_counter(), envs)
+    view.reset(time.perf_counter(), envs, running=state is not None and state.test_running)
 
 
 def _make_report_listener(environment: Any) -> Any:
@@ -130,6 +130,13 @@ def _sample_forever(
         state = state_of(environment)
         if state is not None and state.test_running:
             _sample(view, in_flight_now(environment, workers))
+
+
+def _last_sample(view: LiveView) -> None:
+    """When a test stops: its last point, with no stream in flight (if it ran at all)."""
+    if view.running:
+        _sample(view, {})
+        view.running = False
 
 
 def _sample(view: LiveView, in_flight: Mapping[str, int]) -> None:

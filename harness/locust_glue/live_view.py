@@ -70,10 +70,15 @@ class LiveView:
         self.times: list[float] = []
         self.series: dict[str, dict[str, list[float | None]]] = {}
         self._marks: deque[_Sample] = deque()
-        self.reset(0.0, envs)
+        self.running = False
+        self.reset(0.0, envs, running=False)
 
-    def reset(self, now: float, envs: Sequence[str] = ()) -> None:
-        """Forget everything; ``now`` (seconds, any clock) is the new time zero."""
+    def reset(self, now: float, envs: Sequence[str] = (), *, running: bool = True) -> None:
+        """Forget everything; ``now`` (seconds, any clock) is the new time zero.
+
+        ``running``: a test runs (its samples follow); False until then.
+        """
+        self.running = running
         self.envs = list(envs)
         self.recorder = Recorder()
         self.times = []
@@ -106,7 +111,7 @@ class LiveView:
         while len(self._marks) > 1 and self._marks[1].at <= at - WINDOW_S:
             self._marks.popleft()
         base = self._marks[0]
-        span = max(at - base.at, 1e-9)
+        span = max(at - base.at, SAMPLE_S)  # a point just after a reset: no spike from 1 s
         current = self._env_now()
         for env in [*current, *in_flight]:
             if env not in self.envs:

@@ -156,5 +156,7 @@ def test_a_failed_start_shows_its_error_and_a_later_good_run_exits_0(tmp_path: P
         assert web.json("/flowload/live.json")["error"] is None
         code = web.stop_process()
     assert code == 0, web.stderr[-3000:]
-    assert "is not a directory" in web.stderr  # the log has it too
+    assert "is not a directory" in web.stderr  # the log has it too, in one line
+    assert "Traceback" not in web.stderr
+    assert "flowload is not set up" not in web.stderr  # no user started for the failed test
     assert (blocker / "summary.json").exists()

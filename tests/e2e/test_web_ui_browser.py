@@ -181,3 +181,24 @@ def test_a_start_with_an_empty_host_shows_the_error_in_the_form(
         state = web.json("/stats/requests")["state"]
     assert any("the Host field is empty" in alert for alert in alerts), alerts
     assert state == "ready"  # nothing started
+
+
+def test_a_test_that_cannot_start_shows_why_in_the_streaming_tab(
+    tmp_path: Path, chromium: Browser
+) -> None:
+    blocker = tmp_path / "r"
+    blocker.write_text("a file where the report directory should go", encoding="utf-8")
+    with web_locust(tmp_path, "--report-dir", str(blocker)) as web:
+        assert web.post("/swarm", {"user_count": "2", "spawn_rate": "2"})["success"] is True
+        web.wait_for("the error", lambda: web.json("/flowload/live.json")["error"])
+        chromium.load(web.base + "/?tab=flowload-streaming")
+        shown = wait_in_page(
+            chromium, "the banner", lambda: (p := panel(chromium)) and p["error"] and p
+        )
+        chromium.screenshot(tmp_path / "start-failed.png", 600)
+        code = web.stop_process()
+    error = shown["error"]
+    assert shown["charts"] == []  # no test ran: no empty charts either
+    assert error.startswith("The test could not start: --report-dir")
+    assert "is not a directory" in error
+    assert code == 3  # the last START failed

@@ -56,12 +56,13 @@
     return m + ":" + String(s % 60).padStart(2, "0");
   }
 
-  function niceMax(value) {
-    if (!(value > 0)) return 1;
-    var power = Math.pow(10, Math.floor(Math.log10(value)));
+  // A round tick step (1, 2, 2.5 or 5 times a power of ten) giving at most 4 steps to max.
+  function niceStep(max) {
+    var raw = max > 0 ? max / 4 : 0.25;
+    var power = Math.pow(10, Math.floor(Math.log10(raw)));
     var steps = [1, 2, 2.5, 5, 10];
     for (var i = 0; i < steps.length; i++) {
-      if (steps[i] * power >= value) return steps[i] * power;
+      if (steps[i] * power >= raw) return steps[i] * power;
     }
     return 10 * power;
   }
@@ -136,13 +137,13 @@
         if (v !== null && v > top) top = v;
       });
     });
-    top = niceMax(top);
+    var step = niceStep(top);
+    top = Math.max(step, Math.ceil(top / step - 1e-9) * step);
     var t0 = times.length ? times[0] : 0;
     var t1 = times.length ? Math.max(times[times.length - 1], t0 + 1) : 60;
     var x = function (t) { return LEFT + ((t - t0) / (t1 - t0)) * (W - LEFT - RIGHT); };
     var y = function (v) { return H - BOTTOM - (v / top) * (H - TOP - BOTTOM); };
-    for (var i = 0; i <= 4; i++) {
-      var value = (top * i) / 4;
+    for (var value = 0; value <= top + step / 2; value += step) {
       box.appendChild(svg("line", { class: "fl-grid", x1: LEFT, x2: W - RIGHT, y1: y(value), y2: y(value) }));
       box.appendChild(svg("text", { x: LEFT - 6, y: y(value) + 4, "text-anchor": "end" }, number(value, "")));
     }
@@ -210,6 +211,12 @@
         "open its report"));
       banner.appendChild(document.createTextNode(" (" + data.report.dir + ")"));
       body.appendChild(banner);
+    }
+    if (!data.t || !data.t.length) {
+      body.appendChild(el("p", { class: "fl-note" },
+        "No points yet: the charts start " + data.sample_s + " s into a test, and again after RESET."));
+      root.replaceChild(body, root.querySelector(".fl-body"));
+      return;
     }
     var cards = el("div", { class: "fl-cards" });
     data.envs.forEach(function (env) { cards.appendChild(card(data, env)); });
