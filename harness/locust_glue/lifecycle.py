@@ -159,7 +159,7 @@ def _handle_interrupts(environment: Any, state: GlueState) -> None:
             logger.error("flowload: interrupted again: exiting now")
             os._exit(130)
         state.interrupted = True
-        _cut_streams(state, environment)
+        cut_streams(state, environment)
         logger.warning(
             "flowload: interrupted: stopping the test and writing the summary "
             "(Ctrl-C again to exit at once)"
@@ -169,8 +169,8 @@ def _handle_interrupts(environment: Any, state: GlueState) -> None:
     gevent.signal_handler(signal.SIGINT, on_sigint)
 
 
-def _cut_streams(state: GlueState, environment: Any) -> None:
-    """An interrupt stops at once: flowload's default stop timeout no longer applies."""
+def cut_streams(state: GlueState, environment: Any) -> None:
+    """Ctrl-C, SIGTERM, the web UI's STOP: stop at once, whatever flowload's default said."""
     if state.own_stop_timeout:
         environment.stop_timeout = 0.0
 
@@ -351,7 +351,7 @@ def on_quitting(environment: Any, **_kw: Any) -> None:
     state = state_of(environment)
     if state is None:
         return
-    _cut_streams(state, environment)  # SIGTERM: Locust stops the users after this event
+    cut_streams(state, environment)  # SIGTERM: Locust stops the users after this event
     if state.finalizer is not None:  # the master's summary and gate verdicts decide the exit code
         state.finalizer.join(timeout=FINAL_REPORT_WAIT_S + 10.0)
         state.finalizer = None

@@ -15,8 +15,9 @@ import logging
 from pathlib import Path
 from typing import Any
 
-from flask import Response, jsonify, request, send_file
+from flask import Response, json, jsonify, request, send_file
 
+from harness.locust_glue.lifecycle import cut_streams
 from harness.locust_glue.live import view_of
 from harness.locust_glue.state import GlueState, state_of
 from harness.locust_glue.webui_form import check_swarm_form, fill_form
@@ -142,7 +143,7 @@ def install_web_ui(environment: Any, web_ui: Any) -> None:
     ]
     _fill_form_on_each_page(environment, web_ui)
     app = web_ui.app
-    app.before_request(_make_swarm_check(environment))
+    app.before_request(_make_request_check(environment))
     app.after_request(_make_response_hook(environment))
     app.add_url_rule(CSV_PATH, "flowload_streaming_csv", lambda: _csv_response(environment))
     app.add_url_rule(LIVE_PATH, "flowload_live", lambda: jsonify(live_payload(environment)))
@@ -164,24 +165,26 @@ def _fill_form_on_each_page(environment: Any, web_ui: Any) -> None:
     update_template_args()
 
 
-def _make_swarm_check(environment: Any) -> Any:
-    def check_swarm() -> Response | None:
-        if request.endpoint != "locust.swarm" or request.method != "POST":
-            return None
+def _make_request_check(environment: Any) -> Any:
+    """Before Locust's handlers: check a START's form; make STOP stop at once."""
+
+    def check_request() -> Response | None:
         state = state_of(environment)
-        if state is None:
+        if state is None or request.method != "POST":
+            return None
+        if request.endpoint == "locust.stop":
+            cut_streams(state, environment)  # STOP means now, like Ctrl-C
+            return None
+        if request.endpoint != "locust.swarm":
             return None
         error = check_swarm_form(state, environment.parsed_options, request.form, environment.host)
         if error is None:
             return None
-        import logging  # noqa: PLC0415
+        logger.error("flowload: cannot start the test: %s", error)
+        reply = {"success": False, "message": f"flowload: {error}", "host": environment.host}
+        return jsonify(reply)  # Locust's own reply to a START it refuses: the form shows it
 
-        logging.getLogger("flowload").error("flowload: cannot start the test: %s", error)
-        return jsonify(
-            {"success": False, "message": f"flowload: {error}", "host": environment.host}
-        )
-
-    return check_swarm
+    return check_request
 
 
 def _make_response_hook(environment: Any) -> Any:
@@ -191,8 +194,6 @@ def _make_response_hook(environment: Any) -> Any:
             tag = f'<script src="{SCRIPT_PATH}" defer></script>'
             response.set_data(page.replace("</body>", f"{tag}\n</body>", 1))
         elif request.path.endswith("/stats/requests") and response.json is not None:
-            from flask import json  # noqa: PLC0415
-
             payload = dict(response.json)
             payload["extended_stats"] = [{"key": TAB_KEY, "data": streaming_rows(environment)}]
             response.set_data(json.dumps(payload))

@@ -13,7 +13,17 @@ import orjson
 import pytest
 
 from harness.simulator import SimulatorProcess
-from tests.e2e.conftest import free_port, load_json, locust_command, locust_env, run_locust
+from tests.e2e.conftest import (
+    E2E_KEY,
+    FLOWS,
+    free_port,
+    load_json,
+    locust_command,
+    locust_env,
+    run_locust,
+    scenario_file,
+)
+from tests.e2e.test_quick_start import SLOW
 from tests.e2e.webui_helpers import wait_until_stopped, web_locust
 
 
@@ -160,3 +170,22 @@ def test_a_failed_start_shows_its_error_and_a_later_good_run_exits_0(tmp_path: P
     assert "Traceback" not in web.stderr
     assert "flowload is not set up" not in web.stderr  # no user started for the failed test
     assert (blocker / "summary.json").exists()
+
+
+def test_stop_in_the_web_ui_cuts_the_streams_at_once(
+    tmp_path: Path, simulator: SimulatorProcess
+) -> None:
+    scenario = scenario_file(tmp_path, simulator.url, SLOW.format(orders=FLOWS["orders-export"]))
+    args = ["--autostart", "-u", "3", "-r", "3", "--flow-spawn-spread", "0"]
+    args += ["--flow-config", str(scenario), "--report-dir", str(tmp_path / "r")]
+    with web_locust(tmp_path, *args, env={"E2E_FLOW_KEY": E2E_KEY}) as web:
+        web.wait_for("3 samples", lambda: len(web.json("/flowload/live.json")["t"]) >= 2)
+        started = time.monotonic()
+        web.post("/stop")
+        live = wait_until_stopped(web)
+        took = time.monotonic() - started
+        web.stop_process()
+    run = load_json(tmp_path / "r" / "summary.json")["run"]
+    assert took < 4.0, took  # the streams last about 6 s: they were not waited for
+    assert run["cancelled_streams"] >= 1
+    assert live["latest"]  # the charts keep the test's points
