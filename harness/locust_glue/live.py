@@ -19,8 +19,9 @@ from typing import Any
 import gevent
 
 from harness.errors import FlowloadError
+from harness.locust_glue.distributed import REPORT_KEY as STATS_KEY
 from harness.locust_glue.live_view import SAMPLE_S, LiveView
-from harness.locust_glue.state import MASTER, WORKER, state_of
+from harness.locust_glue.state import MASTER, WORKER, GlueState, state_of
 from harness.result import StreamResult
 
 logger = logging.getLogger("flowload")
@@ -77,10 +78,15 @@ def _make_request_listener(environment: Any, view: LiveView) -> Any:
     def on_request(context: Any = None, **_kw: Any) -> None:
         result = context.get("result") if isinstance(context, dict) else None
         state = state_of(environment)
-        if isinstance(result, StreamResult) and state is not None and state.test_running:
+        if isinstance(result, StreamResult) and _recording(state):
             view.record(result)
 
     return on_request
+
+
+def _recording(state: GlueState | None) -> bool:
+    """True while the current test's streams are recorded (as the run's summary counts them)."""
+    return state is not None and state.session is not None and not state.session.closed
 
 
 def _make_worker_listener(
@@ -94,8 +100,9 @@ def _make_worker_listener(
         if isinstance(live, dict):
             flights = live.get("in_flight") or {}
             workers[client_id] = (time.perf_counter(), Counter(flights))
-        part = data.get("flowload")
-        if not isinstance(part, dict) or "delta" not in part or not state.test_running:
+        part = data.get(STATS_KEY)
+        # Workers' last reports come after the test stopped: they count until the summary is out.
+        if not isinstance(part, dict) or "delta" not in part or not _recording(state):
             return
         try:
             view.merge_delta(part["delta"])

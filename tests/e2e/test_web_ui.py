@@ -189,3 +189,40 @@ def test_stop_in_the_web_ui_cuts_the_streams_at_once(
     assert took < 4.0, took  # the streams last about 6 s: they were not waited for
     assert run["cancelled_streams"] >= 1
     assert live["latest"]  # the charts keep the test's points
+
+
+def test_the_masters_streaming_tab_counts_the_workers_streams(
+    tmp_path: Path, simulator: SimulatorProcess
+) -> None:
+    scenario = scenario_file(tmp_path, simulator.url, SLOW.format(orders=FLOWS["orders-export"]))
+    port = str(free_port())
+    args = ["--master", "--master-bind-host", "127.0.0.1", "--master-bind-port", port]
+    args += ["--autostart", "-u", "4", "-r", "4", "-t", "8s", "--autoquit", "30"]
+    args += ["--expect-workers", "1", "--stop-timeout", "10", "--flow-spawn-spread", "0"]
+    args += ["--flow-config", str(scenario), "--report-dir", str(tmp_path / "r")]
+    worker_args = ["--worker", "--master-host", "127.0.0.1", "--master-port", port]
+    env = {"E2E_FLOW_KEY": E2E_KEY}
+    with web_locust(tmp_path, *args, env=env) as web:
+        worker = subprocess.Popen(
+            locust_command(*worker_args), cwd=tmp_path, env=locust_env(env),
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        )  # fmt: skip
+        try:
+            flying = web.wait_for(
+                "streams in flight",
+                lambda: sum(
+                    v["in_flight"] or 0 for v in web.json("/flowload/live.json")["latest"].values()
+                ),
+            )
+            wait_until_stopped(web)
+            rows = web.streaming_rows()
+            web.stop_process()
+        finally:
+            try:
+                worker.wait(timeout=20)
+            except subprocess.TimeoutExpired:  # its shutdown is not what this test is about
+                worker.kill()
+                worker.wait(timeout=10)
+    summary = load_json(tmp_path / "r" / "summary.json")
+    assert flying == 4  # 4 users, one ~6 s stream each
+    assert _all_row(rows)["streams"] == summary["overall"]["streams"] > 0
