@@ -17,7 +17,8 @@ commands:
   compare     compare two runs: compare BASE NEW [--out DIR]
   gate        judge gates on a finished run's summary.json: gate DIR --gate EXPR ...
   capacity    run a capacity plan and analyse it: capacity [--quick] [--flow-config FILE]
-  version     print the flowload version
+  options     list the options flowload adds to locust (--flow-config, --gate, ...)
+  version     print the flowload version (also: flowload --version)
 
 The load test itself runs under Locust:
   locust -f locustfiles/flow_stream.py --headless -u 10 -r 10 -t 30s
@@ -54,6 +55,13 @@ def _capacity(argv: Sequence[str]) -> int:
     return capacity_main(argv)
 
 
+def _options(_argv: Sequence[str]) -> int:
+    from harness.locust_glue.options import options_help  # noqa: PLC0415 - imports Locust
+
+    sys.stdout.write(options_help())
+    return 0
+
+
 def _version(_argv: Sequence[str]) -> int:
     sys.stdout.write(f"flowload {harness.__version__}\n")
     return 0
@@ -65,6 +73,7 @@ COMMANDS: dict[str, Callable[[Sequence[str]], int]] = {
     "compare": _compare,
     "gate": _gate,
     "capacity": _capacity,
+    "options": _options,
     "version": _version,
 }
 
@@ -75,7 +84,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="flowload", usage=_USAGE, add_help=False)
     parser.add_argument("command", nargs="?")
     parser.add_argument("-h", "--help", action="store_true")
+    parser.add_argument("-V", "--version", action="store_true")
     known, rest = parser.parse_known_args(args[:1])
+    if known.version:
+        return _version([])
     if known.help or not known.command:
         sys.stdout.write(_USAGE)
         return 0 if known.help else 2

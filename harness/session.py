@@ -8,14 +8,18 @@ what it recorded to the master) and the master (which merges and writes the repo
 from __future__ import annotations
 
 import datetime as dt
+import http.client
 import ipaddress
 import os
+import re
 from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
+
+import orjson
 
 from harness.config import FlowConfig, Scenario, apply_overrides, resolve_key
 from harness.config.target import is_endpoint
@@ -38,6 +42,8 @@ from harness.transport import ProxySettings, TransportOptions, tls_context
 
 # The embedded simulator accepts any non-empty key; this one is sent when the user set none.
 SIMULATOR_DEMO_KEY = "flowload-simulator-demo-key"
+SIMULATOR_PROBE_TIMEOUT_S = 2.0
+_SCHEME = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://")
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,6 +73,51 @@ def needs_embedded_simulator(scenario: Scenario, host: str | None) -> bool:
     return not host and scenario.target is None
 
 
+def is_flowload_simulator(url: str, timeout_s: float = SIMULATOR_PROBE_TIMEOUT_S) -> bool:
+    """True when a flowload simulator answers at ``url`` (plain HTTP on loopback only).
+
+    Asks ``GET /_flowload/stats``, which only the simulator serves; anything else (refused,
+    another status, another body) is not a simulator.
+    """
+    from harness.simulator.routes import STATS_PATH  # noqa: PLC0415 - the simulator is apart
+
+    parts = urlsplit(url)
+    if parts.scheme != "http" or not _is_loopback(url) or parts.hostname is None:
+        return False
+    connection = http.client.HTTPConnection(parts.hostname, parts.port or 80, timeout=timeout_s)
+    try:
+        connection.request("GET", STATS_PATH)
+        response = connection.getresponse()
+        body = response.read(1 << 16)
+    except (OSError, http.client.HTTPException):
+        return False
+    finally:
+        connection.close()
+    try:
+        stats = orjson.loads(body) if response.status == 200 else None
+    except orjson.JSONDecodeError:
+        return False
+    return isinstance(stats, dict) and "capacity" in stats
+
+
+def _check_scheme(host: str) -> None:
+    if not _SCHEME.match(host):
+        shown = redact_url(f"http://{host}")
+        raise ConfigError(
+            f"--host {shown.removeprefix('http://')!r} has no scheme: add http:// or https:// "
+            f"(for example --host {shown})"
+        )
+
+
+def _not_a_simulator(host: str) -> ConfigError:
+    return ConfigError(
+        f"--host {redact_url(host)}: no [target] tenant and workspace, and no flowload simulator "
+        "answers there; for a Flow server give --flow-config with [target] tenant, workspace and "
+        "[[flows]] (or paste a flow's full endpoint as --host); for a simulator, start "
+        "'flowload simulate' first, or leave out --host to run the bundled one"
+    )
+
+
 def _simulator_flows(scenario: Scenario) -> tuple[FlowConfig, ...]:
     # Imported here: the simulator is apart from the measuring path, needed only for its flows.
     from harness.simulator import default_profile, load_profile  # noqa: PLC0415
@@ -76,23 +127,34 @@ def _simulator_flows(scenario: Scenario) -> tuple[FlowConfig, ...]:
     return simulator_flows(profile.flows)
 
 
-def resolve_run(scenario: Scenario, host: str | None) -> ResolvedRun:
+def _simulator_host(scenario: Scenario, host: str | None, *, simulator: bool | None) -> bool:
+    """Whether ``host`` is run as a flowload simulator (its tenant, workspace and flows)."""
+    if not host or simulator is False:
+        return False
+    if scenario.tenant is not None or scenario.target is not None or is_endpoint(host):
+        return False
+    if simulator is None and _is_loopback(host):
+        if not is_flowload_simulator(host):
+            raise _not_a_simulator(host)
+        return True
+    return bool(simulator)
+
+
+def resolve_run(
+    scenario: Scenario, host: str | None, *, simulator: bool | None = None
+) -> ResolvedRun:
     """Turn a scenario and the run's host into a plan (raises ConfigError with the fix).
 
-    A loopback host given without tenant/workspace (and not a pasted endpoint) is taken to be
-    a simulator (the embedded one, or one started with ``flowload simulate``): the simulator's
-    tenant/workspace are used, and its flows when the scenario lists none. Any other host needs
-    tenant and workspace (or a pasted endpoint): never guess them for a real server.
+    A host given without tenant/workspace (and not a pasted endpoint) is run as a flowload
+    simulator (its tenant/workspace, and its flows when the scenario lists none) only when it
+    is one: ``simulator=True`` when the caller started it, else (``None``) when it is on
+    loopback and answers the simulator's own ``/_flowload/stats``. Any other host needs tenant
+    and workspace (or a pasted endpoint): never guess them for a real server.
     """
-    simulator_like = False
-    if (
-        host
-        and _is_loopback(host)
-        and not is_endpoint(host)
-        and scenario.tenant is None
-        and scenario.target is None
-    ):
-        simulator_like = True
+    if host:
+        _check_scheme(host)
+    simulator_like = _simulator_host(scenario, host, simulator=simulator)
+    if simulator_like and host:
         target = FlowTarget(host, SIMULATOR_TENANT, SIMULATOR_WORKSPACE)
     else:
         if host:
@@ -180,6 +242,7 @@ class RunSession:
     pending_records: list[dict[str, Any]] = field(default_factory=list)
     keep_pending: bool = False  # a worker keeps records to ship to the master
     in_flight: int = 0  # streams started and not yet recorded or cancelled
+    in_flight_by_env: Counter[str] = field(default_factory=Counter)  # the same, per env
     steps: StepTracker | None = None  # capacity runs: per-step statistics
     closed: bool = False  # the summary is written: later streams are not part of this test
     redirect_targets: Counter[str] = field(default_factory=Counter)  # where streams went

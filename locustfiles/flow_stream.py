@@ -2,7 +2,8 @@
 
 With no --host and no [target] in --flow-config, the bundled simulator starts on loopback.
 Options: --flow-config, --flow-env, --report-dir, --api-key-mode, --stall-timeout, --limit,
---insecure (see ``locust -f locustfiles/flow_stream.py --help``).
+--insecure, --gate ... (``flowload options`` lists them all: Locust prints ``--help`` before it
+reads a locustfile).
 """
 
 from harness.locust_glue import FlowStreamUser, install

@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+from locust.argument_parser import get_empty_argument_parser
 
 import harness
 from harness.cli import COMMANDS, main
+from harness.locust_glue.gating import add_gate_options
+from harness.locust_glue.options import add_options
 from harness.simulator import default_profile
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -21,6 +25,38 @@ def test_version_prints_the_package_version(capsys: pytest.CaptureFixture[str]) 
     out, err = capsys.readouterr()
     assert out == f"flowload {harness.__version__}\n"
     assert err == ""
+
+
+@pytest.mark.parametrize("flag", ["--version", "-V"])
+def test_version_flag_prints_the_version(flag: str, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main([flag]) == 0
+    assert capsys.readouterr().out == f"flowload {harness.__version__}\n"
+
+
+def _glue_options() -> list[str]:
+    """Every option string the Locust glue adds (what ``locust -f ... `` accepts)."""
+    parser = get_empty_argument_parser(add_help=False)
+    before = {s for a in parser._actions for s in a.option_strings}
+    add_options(parser)
+    add_gate_options(parser)
+    added = [s for a in parser._actions for s in a.option_strings if s not in before]
+    hidden = {s for a in parser._actions if a.help == "==SUPPRESS==" for s in a.option_strings}
+    return [s for s in added if s not in hidden]
+
+
+def test_options_lists_every_flowload_option_and_those_the_readme_names(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    assert main(["options"]) == 0
+    out = capsys.readouterr().out
+    listed = set(re.findall(r"^  (--[a-z-]+)", out, flags=re.MULTILINE))
+    assert listed == set(_glue_options())
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    section = readme.split("### Options", 1)[1].split("\n### ", 1)[0]
+    in_table = set(re.findall(r"^\| `(--[a-z-]+)", section, flags=re.MULTILINE))
+    assert in_table
+    assert in_table <= listed
+    assert "flowload options" in section
 
 
 @pytest.mark.parametrize("flag", ["--help", "-h"])
@@ -43,7 +79,7 @@ def test_unknown_command_exits_2_with_the_valid_list(capsys: pytest.CaptureFixtu
     out, err = capsys.readouterr()
     assert out == ""
     assert "unknown command 'simualte'" in err
-    assert "valid: simulate, report, compare, gate, capacity, version" in err
+    assert "valid: simulate, report, compare, gate, capacity, options, version" in err
 
 
 def test_simulate_list_prints_the_built_in_flows(capsys: pytest.CaptureFixture[str]) -> None:
@@ -73,6 +109,11 @@ def test_module_entry_point_exits_with_mains_code() -> None:
         capture_output=True, text=True, env=env, cwd=ROOT, timeout=60, check=False,
     )  # fmt: skip
     assert (ok.returncode, ok.stdout) == (0, f"flowload {harness.__version__}\n")
+    flag = subprocess.run(
+        [sys.executable, "-m", "harness.cli", "--version"],
+        capture_output=True, text=True, env=env, cwd=ROOT, timeout=60, check=False,
+    )  # fmt: skip
+    assert (flag.returncode, flag.stdout) == (0, f"flowload {harness.__version__}\n")
     bad = subprocess.run(
         [sys.executable, "-m", "harness.cli", "nope"],
         capture_output=True, text=True, env=env, cwd=ROOT, timeout=60, check=False,

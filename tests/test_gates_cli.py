@@ -109,3 +109,16 @@ def test_errors_are_one_line(
     assert message in err
     assert err.count("\n") == 1
     assert "Traceback" not in err
+
+
+def test_an_interrupted_run_is_inconclusive_unless_partial_runs_are_allowed(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    run = save_run(tmp_path / "run", 0.2)
+    summary = orjson.loads((run / "summary.json").read_bytes())
+    summary["run"]["interrupted"] = True
+    (run / "summary.json").write_bytes(orjson.dumps(summary))
+    gate = ["--gate", "Production: ttfi.p95 < 800ms"]
+    assert gate_main([str(run), *gate]) == EXIT_INCONCLUSIVE
+    assert "the run was interrupted" in capsys.readouterr().out
+    assert gate_main([str(run), *gate, "--gate-allow-partial"]) == EXIT_OK

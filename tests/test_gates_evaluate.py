@@ -190,6 +190,19 @@ def test_lost_workers_make_every_gate_inconclusive() -> None:
     assert run_problem(summary, [], 1) == "worker(s) w2 were lost before their final report"
 
 
+def test_an_interrupted_run_is_inconclusive_unless_partial_runs_are_allowed() -> None:
+    summary = standard_run(interrupted=True)
+    gates = [parse_gate("Production: ttfi.p95 < 800ms"), parse_gate("error_rate < 1%")]
+    verdicts = evaluate_gates(summary, gates)
+    assert [v.status for v in verdicts] == [INCONCLUSIVE, INCONCLUSIVE]
+    assert all("interrupted (Ctrl-C or SIGTERM)" in v.message for v in verdicts)
+    assert "--gate-allow-partial" in verdicts[0].message
+    assert exit_code_for(verdicts) == EXIT_INCONCLUSIVE
+    allowed = evaluate_gates(summary, gates, allow_partial=True)
+    assert [v.status for v in allowed] == [PASSED, FAILED]
+    assert run_problem(standard_run(interrupted=False), gates, 1) is None
+
+
 def test_too_few_streams_in_a_selected_env() -> None:
     summary = standard_run()  # Production 30 streams, Test 21, 51 in all
     prod = parse_gate("Production: ttfi.p95 < 800ms")

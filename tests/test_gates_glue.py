@@ -35,7 +35,12 @@ from tests.test_gates_junit import check_junit_shape
 
 @pytest.fixture(autouse=True)
 def clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
-    for var in ("LOCUST_BASELINE", "LOCUST_GATE_MIN_STREAMS", "LOCUST_GATE_ALPHA"):
+    for var in (
+        "LOCUST_BASELINE",
+        "LOCUST_GATE_MIN_STREAMS",
+        "LOCUST_GATE_ALPHA",
+        "LOCUST_GATE_ALLOW_PARTIAL",
+    ):
         monkeypatch.delenv(var, raising=False)
 
 
@@ -100,6 +105,31 @@ def test_options_parse() -> None:
     assert settings.baseline is None
     tuned = gate_settings(parse("--gate-min-streams", "0", "--gate-alpha", "0.01"), scenario())
     assert (tuned.min_streams, tuned.alpha) == (0, 0.01)
+
+
+def test_a_gate_on_the_command_line_and_in_the_scenario_is_judged_once() -> None:
+    # The same gate, written differently, plus a true duplicate on the command line.
+    parsed = parse(
+        "--gate", "Production: ttfi.p95<0.8s", "--gate", "error_rate < 1%",
+        "--gate", "error_rate<1%",
+    )  # fmt: skip
+    settings = gate_settings(parsed, scenario())
+    assert [g.label for g in settings.gates] == ["Production: ttfi.p95 < 800ms", "error_rate < 1%"]
+    assert settings.gates[0].abort_on_fail  # the scenario's entry, with its abort settings
+    assert settings.gates[0].delay_abort_s == 0.5
+
+
+def test_a_duplicate_that_aborts_makes_the_kept_gate_abort() -> None:
+    text = SCENARIO.replace("abort_on_fail = true", "abort_on_fail = false")
+    text += '\n[[gates]]\nexpr = "ttfi.p95 < 0.8s"\nenv = "Production"\nabort_on_fail = true\n'
+    text += "delay_abort_s = 2\n"
+    (gate,) = gate_settings(parse(), scenario(text)).gates
+    assert (gate.abort_on_fail, gate.delay_abort_s) == (True, 2.0)
+
+
+def test_allow_partial_option() -> None:
+    assert not gate_settings(parse(), scenario()).allow_partial
+    assert gate_settings(parse("--gate-allow-partial"), scenario()).allow_partial
 
 
 @pytest.mark.parametrize(

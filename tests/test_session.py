@@ -16,10 +16,12 @@ from harness.result import Outcome, StreamResult
 from harness.session import (
     SIMULATOR_DEMO_KEY,
     RunSession,
+    is_flowload_simulator,
     needs_embedded_simulator,
     resolve_run,
 )
-from harness.simulator import default_profile
+from harness.simulator import SimulatorProcess, default_profile
+from tests.servers import ScriptedServer, content_length
 
 SIM_HOST = "http://127.0.0.1:8089"
 REAL_TARGET = """
@@ -50,7 +52,7 @@ def key_of(request_headers: tuple[tuple[str, str], ...]) -> str | None:
 
 
 def test_simulator_like_host_uses_simulator_tenant_flows_and_demo_key() -> None:
-    run = resolve_run(loads_scenario(""), SIM_HOST)
+    run = resolve_run(loads_scenario(""), SIM_HOST, simulator=True)
     assert run.simulator_like
     assert run.host == SIM_HOST
     profile_ids = {f.id for f in default_profile().flows.values()}
@@ -67,13 +69,13 @@ def test_simulator_like_host_sends_the_users_key_when_set(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.setenv("FLOW_API_KEY", "my-sim-key")
-    run = resolve_run(loads_scenario(""), SIM_HOST)
+    run = resolve_run(loads_scenario(""), SIM_HOST, simulator=True)
     assert run.simulator_like
     assert {key_of(t.request.headers) for t in run.plan.targets} == {"my-sim-key"}
 
 
 def test_simulator_like_host_keeps_the_scenarios_own_flows() -> None:
-    run = resolve_run(loads_scenario(ONE_FLOW), SIM_HOST)
+    run = resolve_run(loads_scenario(ONE_FLOW), SIM_HOST, simulator=True)
     assert run.simulator_like
     assert {t.flow.name for t in run.plan.targets} == {"orders"}
 
@@ -85,11 +87,62 @@ def test_simulator_like_host_uses_the_scenarios_simulator_profile(tmp_path: Path
         '[[flows]]\nid = "p-2"\nformat = "sse"\n'
     )
     s = loads_scenario("[simulator]\nprofile = 'profile.toml'\n", source=tmp_path / "s.toml")
-    run = resolve_run(s, SIM_HOST)
+    run = resolve_run(s, SIM_HOST, simulator=True)
     flows = {t.flow.name: t.flow for t in run.plan.targets}
     assert sorted(flows) == ["lines", "p-2"]
     assert flows["lines"].format is ItemFormat.NDJSON
     assert flows["p-2"].format is ItemFormat.SSE
+
+
+def test_a_loopback_host_is_run_as_a_simulator_only_when_a_simulator_answers() -> None:
+    sim = SimulatorProcess(["--seed", "1"])
+    sim.start()
+    try:
+        assert is_flowload_simulator(sim.url)
+        run = resolve_run(loads_scenario(""), sim.url)
+    finally:
+        sim.stop()
+    assert run.simulator_like
+    assert {t.flow.id for t in run.plan.targets} == {f.id for f in default_profile().flows.values()}
+
+
+def test_a_loopback_server_that_is_no_simulator_needs_a_scenario() -> None:
+    not_found = content_length([(0.0, b'{"status": 404}')], status=404)
+    with ScriptedServer(not_found) as server:
+        host = server.url().rstrip("/")
+        assert not is_flowload_simulator(host)
+        with pytest.raises(ConfigError) as caught:
+            resolve_run(loads_scenario(""), host)
+    message = str(caught.value)
+    assert message.startswith(f"--host {host}: no [target] tenant and workspace")
+    assert "no flowload simulator answers there" in message
+    assert "--flow-config" in message
+    assert "flowload simulate" in message
+
+
+def test_a_closed_loopback_port_is_no_simulator() -> None:
+    with pytest.raises(ConfigError, match="no flowload simulator answers there"):
+        resolve_run(loads_scenario(""), "http://127.0.0.1:9")
+
+
+def test_simulator_false_never_guesses_the_tenant() -> None:
+    with pytest.raises(ConfigError, match="a base URL needs tenant and workspace"):
+        resolve_run(loads_scenario(""), SIM_HOST, simulator=False)
+
+
+@pytest.mark.parametrize("host", ["127.0.0.1:9", "localhost:8080", "flow.example.com/api"])
+def test_a_host_without_scheme_says_add_http(host: str) -> None:
+    with pytest.raises(ConfigError) as caught:
+        resolve_run(loads_scenario(""), host)
+    message = str(caught.value)
+    assert "has no scheme: add http:// or https://" in message
+    assert f"--host http://{host}" in message
+
+
+def test_a_host_without_scheme_keeps_its_key_out_of_the_message() -> None:
+    with pytest.raises(ConfigError) as caught:
+        resolve_run(loads_scenario(""), "flow.example.com/x?api_key=s3cret-value")
+    assert "s3cret-value" not in str(caught.value)
 
 
 def test_pasted_endpoint_is_a_real_target_with_its_flow_and_env(

@@ -24,7 +24,7 @@ from harness.stats import (
     StatsError,
     StreamStats,
 )
-from harness.stats.histogram import DURATION, ITL, LIMIT_USED
+from harness.stats.histogram import DURATION, ITL, LIMIT_USED, TTFI
 
 PROPS = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 # Recorder properties compute every view several times per example: fewer examples.
@@ -107,6 +107,46 @@ def test_fast_percentiles_agree_with_hdrh(parts: list[list[float]]) -> None:
         metric.merge(MetricHistogram.from_wire(DURATION, piece.to_wire()))
     expected = metric._hdr.get_percentile_to_value_dict([p for _, p in PERCENTILES])
     assert metric.percentile_units() == [expected[p] for _, p in PERCENTILES]
+
+
+@PROPS
+@given(
+    before=st.lists(any_s, max_size=100),
+    after=st.lists(any_s, max_size=100),
+    batch=st.booleans(),
+)
+def test_since_a_mark_equals_a_histogram_of_the_later_samples(
+    before: list[float], after: list[float], batch: bool
+) -> None:
+    metric, later_only = MetricHistogram(ITL), MetricHistogram(ITL)
+    record_all(metric, before, batch)
+    mark = metric.mark()
+    record_all(metric, after, batch)
+    record_all(later_only, after, batch)
+    window = metric.since(mark)
+    assert list(window._hdr.counts) == list(later_only._hdr.counts)
+    got, expected = window.summary(), later_only.summary()
+    assert got["count"] == expected["count"] == len(after)
+    assert got["out_of_range"] == expected["out_of_range"]
+    if after:
+        assert window.percentile_units() == later_only.percentile_units()
+        assert got["mean"] == pytest.approx(expected["mean"], rel=1e-9, abs=1e-5)
+        # min and max (and percentiles clamped by them) at bucket precision: within 0.1 %
+        # (3 significant digits) plus 1 us; out-of-range samples keep their exact value only
+        # in the full histogram
+        checked = ("min", "max", *(k for k, _ in PERCENTILES)) if not got["out_of_range"] else ()
+        for key in checked:
+            exact, bucket = expected[key], got[key]
+            assert isinstance(exact, float)
+            assert isinstance(bucket, float)
+            assert abs(bucket - exact) <= abs(exact) * 1e-3 + 0.001, key
+
+
+def test_since_a_mark_of_the_current_state_is_empty() -> None:
+    metric = MetricHistogram(TTFI)
+    metric.record_many([0.1, 0.2, 0.3])
+    assert metric.since(metric.mark()).summary()["count"] == 0
+    assert metric.summary()["count"] == 3  # marking changes nothing
 
 
 @settings(max_examples=300, deadline=None)

@@ -85,6 +85,11 @@ def _parser() -> argparse.ArgumentParser:
         help=f"significance level of 'significant' gates (default {DEFAULT_ALPHA})",
     )
     parser.add_argument(
+        "--gate-allow-partial",
+        action="store_true",
+        help="judge an interrupted run on what it recorded (default: inconclusive)",
+    )
+    parser.add_argument(
         "--junit", type=Path, default=None, metavar="DIR", help="write junit.xml into DIR"
     )
     return parser
@@ -105,6 +110,7 @@ def gate_main(argv: Sequence[str]) -> int:
             baseline=args.baseline,
             min_streams=parse_min_streams(args.gate_min_streams),
             alpha=parse_alpha(args.gate_alpha),
+            allow_partial=args.gate_allow_partial,
         )
         if not settings.gates:
             sys.stderr.write("flowload gate: no gates: give --gate EXPR or --flow-config FILE\n")

@@ -141,14 +141,22 @@ def _trust_causes(run: Block) -> str:
     return "see run.generator in summary.json"
 
 
-def run_problem(summary: Block, gates: Sequence[Gate], min_streams: int) -> str | None:
+def run_problem(
+    summary: Block, gates: Sequence[Gate], min_streams: int, *, allow_partial: bool = False
+) -> str | None:
     """Why no gate of this run can be trusted (None: the run is fit to judge).
 
-    The item times cannot be trusted to ~2 ms (``run.generator_saturated``), a worker was lost,
-    or an env selected by a gate (the whole run, for a gate without env and flow) recorded fewer
-    than ``min_streams`` streams.
+    The run was interrupted before its planned end (unless ``allow_partial``), its item times
+    cannot be trusted to ~2 ms (``run.generator_saturated``), a worker was lost, or an env
+    selected by a gate (the whole run, for a gate without env and flow) recorded fewer than
+    ``min_streams`` streams.
     """
     run = summary.get("run") or {}
+    if run.get("interrupted") and not allow_partial:
+        return (
+            "the run was interrupted (Ctrl-C or SIGTERM) before its planned end; "
+            "--gate-allow-partial judges what it recorded"
+        )
     if run.get("generator_saturated"):
         return "the item times cannot be trusted to ~2 ms (" + _trust_causes(run) + ")"
     if run.get("degraded") or run.get("lost_workers"):
@@ -292,6 +300,7 @@ def evaluate_gates(
     records: Records | None = None,
     baseline_records: Records | None = None,
     alpha: float = DEFAULT_ALPHA,
+    allow_partial: bool = False,
 ) -> list[Verdict]:
     """Judge every gate on ``summary`` (a ``summary.json`` document); one verdict per gate.
 
@@ -299,7 +308,7 @@ def evaluate_gates(
     ``baseline_records`` are both runs' ``streams.jsonl`` records (for ``significant`` gates).
     A run that cannot be trusted (see :func:`run_problem`) makes every gate inconclusive.
     """
-    problem = run_problem(summary, gates, min_streams)
+    problem = run_problem(summary, gates, min_streams, allow_partial=allow_partial)
     verdicts = []
     for gate in gates:
         verdict = _evaluate_one(summary, gate, baseline, (records, baseline_records), alpha)

@@ -54,6 +54,7 @@ class GateSettings:
     baseline_records: list[dict[str, Any]] | None = None
     min_streams: int = DEFAULT_MIN_STREAMS
     alpha: float = DEFAULT_ALPHA
+    allow_partial: bool = False  # judge an interrupted run instead of calling it inconclusive
     stopped: AbortRecord | None = None
 
     @property
@@ -121,7 +122,29 @@ def _parse_all(cli: Sequence[str], scenario: Scenario) -> tuple[Gate, ...]:
         gate = parse_gate(text)
         _check_selector(gate, scenario)
         gates.append(gate)
-    return tuple(gates)
+    return _distinct(gates)
+
+
+def _meaning(gate: Gate) -> tuple[object, ...]:
+    """What a gate tests, whatever its spelling (``< 0.8s`` and ``< 800ms`` are one threshold)."""
+    threshold = gate.threshold
+    factor = 1.0 if threshold.baseline == "*" else gate.metric.kind.units.get(threshold.unit, 1.0)
+    value = float(f"{float(threshold.amount or 0.0) * factor:.12g}")
+    return (gate.selector, gate.metric.text, gate.op, gate.significant, threshold.baseline, value)
+
+
+def _distinct(gates: Sequence[Gate]) -> tuple[Gate, ...]:
+    """Each gate once: the same gate in the scenario and on the command line is judged once.
+
+    The first copy keeps its place and spelling, and aborts when any copy asks to.
+    """
+    kept: dict[tuple[object, ...], Gate] = {}
+    for gate in gates:
+        key = _meaning(gate)
+        first = kept.setdefault(key, gate)
+        if gate.abort_on_fail and not first.abort_on_fail:
+            kept[key] = replace(first, abort_on_fail=True, delay_abort_s=gate.delay_abort_s)
+    return tuple(kept.values())
 
 
 def _load_baseline(settings: GateSettings, raw: str | Path) -> None:
@@ -149,10 +172,14 @@ def build_settings(
     baseline: str | Path | None = None,
     min_streams: int = DEFAULT_MIN_STREAMS,
     alpha: float = DEFAULT_ALPHA,
+    allow_partial: bool = False,
 ) -> GateSettings:
     """Parse the scenario's and the command line's gates and load the baseline (ConfigError)."""
     settings = GateSettings(
-        gates=_parse_all(cli_gates, scenario), min_streams=min_streams, alpha=alpha
+        gates=_parse_all(cli_gates, scenario),
+        min_streams=min_streams,
+        alpha=alpha,
+        allow_partial=allow_partial,
     )
     if baseline:
         _load_baseline(settings, baseline)
@@ -201,5 +228,6 @@ def judge_run(
         records=records,
         baseline_records=settings.baseline_records,
         alpha=settings.alpha,
+        allow_partial=settings.allow_partial,
     )
     return _mark_stopper(verdicts, settings)

@@ -14,6 +14,7 @@ from locust import events as default_events
 
 from harness.locust_glue import distributed, lifecycle
 from harness.locust_glue.gating import add_gate_options
+from harness.locust_glue.live import install_live
 from harness.locust_glue.options import add_options
 from harness.locust_glue.state import state_of
 from harness.locust_glue.user import FlowStreamUser
@@ -29,6 +30,7 @@ def _on_init(environment: Any, web_ui: Any = None, **kw: Any) -> None:
     events = environment.events
     events.report_to_master.add_listener(distributed.make_report_to_master_listener(environment))
     events.worker_report.add_listener(distributed.make_worker_report_listener(environment))
+    install_live(environment, web_ui=web_ui is not None)
     if web_ui is not None:
         install_web_ui(environment, web_ui)
 
@@ -44,6 +46,7 @@ def install(events: Any = None) -> None:
     hooks.init.add_listener(_on_init)
     hooks.test_start.add_listener(lifecycle.on_test_start)
     hooks.spawning_complete.add_listener(lifecycle.on_spawning_complete)
+    hooks.test_stopping.add_listener(lifecycle.on_test_stopping)
     hooks.test_stop.add_listener(lifecycle.on_test_stop)
     hooks.quitting.add_listener(lifecycle.on_quitting)
     hooks.quit.add_listener(lifecycle.on_quit)

@@ -3,7 +3,7 @@
 The lead's lifecycle calls, in this order:
 
 - :func:`add_gate_options` from the parser hook (adds ``--gate``, ``--baseline``,
-  ``--gate-min-streams``, ``--gate-alpha``);
+  ``--gate-min-streams``, ``--gate-alpha``, ``--gate-allow-partial``);
 - :func:`gate_settings` at init on the master / single process (a bad gate, a missing baseline
   or a baseline without ``streams.jsonl`` for a ``significant`` gate raises a ConfigError then,
   never at the end of a long run);
@@ -69,7 +69,7 @@ __all__ = [
 
 
 def add_gate_options(parser: Any) -> None:
-    """Add ``--gate``, ``--baseline``, ``--gate-min-streams`` and ``--gate-alpha``."""
+    """Add ``--gate``, ``--baseline`` and the ``--gate-*`` options to Locust's parser."""
     parser.add_argument(
         "--gate",
         action="append",
@@ -105,6 +105,15 @@ def add_gate_options(parser: Any) -> None:
         help=f"significance level of 'significant' gates (default {DEFAULT_ALPHA})",
         include_in_web_ui=False,
     )
+    parser.add_argument(
+        "--gate-allow-partial",
+        env_var="LOCUST_GATE_ALLOW_PARTIAL",
+        action="store_true",
+        default=False,
+        help="judge the gates of an interrupted run (Ctrl-C, SIGTERM) on what it recorded "
+        "(default: such a run is inconclusive, exit code 5)",
+        include_in_web_ui=False,
+    )
 
 
 def gate_settings(parsed_options: Any, scenario: Scenario) -> GateSettings:
@@ -119,6 +128,7 @@ def gate_settings(parsed_options: Any, scenario: Scenario) -> GateSettings:
         baseline=get("baseline") or None,
         min_streams=parse_min_streams(get("gate_min_streams")),
         alpha=parse_alpha(get("gate_alpha")),
+        allow_partial=bool(get("gate_allow_partial")),
     )
 
 

@@ -12,6 +12,7 @@ from dataclasses import replace
 from typing import Any
 
 import gevent
+from gevent import GreenletExit
 from locust.exception import RPCError
 from locust.runners import MasterRunner, WorkerRunner
 
@@ -24,7 +25,7 @@ from harness.locust_glue.distributed import reset_worker_health
 from harness.locust_glue.failfast import stop_locust
 from harness.locust_glue.finish import final_report_wait_s, finalize
 from harness.locust_glue.gating import GateSettings, gate_settings, start_abort_watch
-from harness.locust_glue.options import GlueOptions, read_options
+from harness.locust_glue.options import GlueOptions, read_options, stop_timeout_given
 from harness.locust_glue.simulator import start_embedded_simulator
 from harness.locust_glue.state import (
     LOCAL,
@@ -41,6 +42,10 @@ from harness.steps import StepTracker
 from harness.transport import choose_clock
 
 logger = logging.getLogger("flowload")
+
+# Without --stop-timeout, a single process lets the streams in flight at the end of the run time
+# finish: up to the server's limit plus this margin (the transport's response timeout margin).
+STOP_MARGIN_S = 10.0
 
 
 def _role(runner: Any) -> str:
@@ -109,11 +114,44 @@ def on_init(environment: Any, **_kw: Any) -> None:
             raise _could_not_run(str(exc)) from None
         environment.host = state.simulator.url
     if role != WORKER:
-        try:  # fail now, not at the first stream, when the target or keys are wrong
-            resolve_run(scenario, environment.host)
-        except FlowloadError as exc:
-            stop_simulator(state)
-            raise _could_not_run(str(exc)) from None
+        _check_target(state, environment)
+    if role == LOCAL:
+        _default_stop_timeout(state, environment)
+
+
+def _check_target(state: GlueState, environment: Any) -> None:
+    """Fail now, not at the first stream, when the target or keys are wrong."""
+    try:
+        resolved = resolve_run(
+            state.scenario, environment.host, simulator=_embedded(state, environment.host)
+        )
+    except FlowloadError as exc:
+        stop_simulator(state)
+        raise _could_not_run(str(exc)) from None
+    if resolved.simulator_like and state.simulator is None:
+        logger.info(
+            "flowload: %s is a flowload simulator (it answers /_flowload/stats): running its "
+            "tenant, workspace and flows; for a Flow server on this host, give --flow-config "
+            "with [target] tenant, workspace and [[flows]]",
+            resolved.host,
+        )
+
+
+def _embedded(state: GlueState, host: str | None) -> bool | None:
+    """True when ``host`` is this process's embedded simulator; None: let resolve_run decide."""
+    return True if state.simulator is not None and host == state.simulator.url else None
+
+
+def _default_stop_timeout(state: GlueState, environment: Any) -> None:
+    """Without --stop-timeout, let the streams in flight at the end finish (single process).
+
+    Locust's default (0) cuts them: they are not measured, and the longest streams are the
+    likeliest to be cut. Capacity runs keep their own plan; an interrupt still cuts at once.
+    """
+    if state.plan is not None or stop_timeout_given(environment.parsed_options):
+        return
+    state.own_stop_timeout = True
+    environment.stop_timeout = state.scenario.limit_s + STOP_MARGIN_S
 
 
 def _handle_interrupts(environment: Any, state: GlueState) -> None:
@@ -129,6 +167,7 @@ def _handle_interrupts(environment: Any, state: GlueState) -> None:
             logger.error("flowload: interrupted again: exiting now")
             os._exit(130)
         state.interrupted = True
+        cut_streams(state, environment)
         logger.warning(
             "flowload: interrupted: stopping the test and writing the summary "
             "(Ctrl-C again to exit at once)"
@@ -136,6 +175,12 @@ def _handle_interrupts(environment: Any, state: GlueState) -> None:
         gevent.spawn(_stop_locust, environment)
 
     gevent.signal_handler(signal.SIGINT, on_sigint)
+
+
+def cut_streams(state: GlueState, environment: Any) -> None:
+    """Ctrl-C, SIGTERM, the web UI's STOP: stop at once, whatever flowload's default said."""
+    if state.own_stop_timeout:
+        environment.stop_timeout = 0.0
 
 
 def _stop_locust(environment: Any) -> None:
@@ -150,13 +195,34 @@ def on_test_start(environment: Any, **_kw: Any) -> None:
     try:
         _start_test(state, environment)
     except FlowloadError as exc:
-        state.setup_failed = str(exc)
-        logger.error("flowload: cannot start the test: %s", exc)
+        _start_failed(state, environment, str(exc))
+        return
+    if state.setup_failed is not None:  # an earlier START in the web UI failed; this one runs
+        state.setup_failed = None
+        if environment.process_exit_code == EXIT_COULD_NOT_RUN:
+            environment.process_exit_code = None
+    if state.role != WORKER:
+        start_abort_watch(environment, state, state.gates)
+
+
+def _start_failed(state: GlueState, environment: Any, message: str) -> None:
+    """A test that cannot start: headless, exit 3; in the web UI, stop it and show why.
+
+    The web UI stays up (the Streaming tab shows the error) so a corrected START can run; the
+    exit code is 3 only if the last START failed (see on_quitting).
+    """
+    state.setup_failed = message
+    state.resolved = None
+    logger.error("flowload: cannot start the test: %s", message)
+    if environment.web_ui is None:
         environment.process_exit_code = EXIT_COULD_NOT_RUN
         environment.runner.quit()
         return
-    if state.role != WORKER:
-        start_abort_watch(environment, state, state.gates)
+    gevent.spawn(environment.runner.stop)  # to "stopped": the tabs, and the error, show
+    # This listener runs in the greenlet that would start the users (or, on a master, tell the
+    # workers to) right after it: ending that greenlet here starts none. GreenletExit ends a
+    # greenlet quietly (no traceback, no "unhandled exception" exit code).
+    raise GreenletExit
 
 
 def _start_test(state: GlueState, environment: Any) -> None:
@@ -171,7 +237,9 @@ def _start_test(state: GlueState, environment: Any) -> None:
     state.clock, state.clock_note = choose_clock(state.options.timestamps)
     state.fail_fast = FailFast()
     if state.role != MASTER:
-        resolved = resolve_run(state.scenario, environment.host)
+        resolved = resolve_run(
+            state.scenario, environment.host, simulator=_embedded(state, environment.host)
+        )
         transport = replace(resolved.transport, timestamps=state.options.timestamps)
         state.resolved = replace(resolved, transport=transport)
         state.health.take()
@@ -189,6 +257,8 @@ def _start_test(state: GlueState, environment: Any) -> None:
     reset_worker_health(state.workers)  # a new test in the web UI: its own health samples
     for view in state.workers.values():
         view.running = True
+    if state.own_stop_timeout:  # the limit may have changed in the web UI
+        environment.stop_timeout = state.scenario.limit_s + STOP_MARGIN_S
     state.session = session
     # One instant for both clocks: the arrival timetable (perf_counter) and the step windows
     # (epoch, compared with each stream's started_at) must agree on when the test began.
@@ -256,6 +326,21 @@ def _all_states() -> list[GlueState]:
     return list(_STATES.values())
 
 
+def on_test_stopping(environment: Any, **_kw: Any) -> None:
+    """Say why the run does not end at once: streams in flight get the stop timeout to end."""
+    state = state_of(environment)
+    if state is None or state.session is None or state.role != LOCAL:
+        return
+    in_flight = state.session.in_flight
+    if in_flight and environment.stop_timeout:
+        logger.info(
+            "flowload: stopping: waiting up to %g s for %d stream(s) in flight to finish "
+            "(--stop-timeout; Ctrl-C to cut them)",
+            environment.stop_timeout,
+            in_flight,
+        )
+
+
 def on_test_stop(environment: Any, **_kw: Any) -> None:
     """The test ended: stop sampling; the single process writes its summary now."""
     state = state_of(environment)
@@ -293,6 +378,7 @@ def on_quitting(environment: Any, **_kw: Any) -> None:
     state = state_of(environment)
     if state is None:
         return
+    cut_streams(state, environment)  # SIGTERM: Locust stops the users after this event
     if state.finalizer is not None:  # the master's summary and gate verdicts decide the exit code
         state.finalizer.join(timeout=final_report_wait_s(environment) + 10.0)
         state.finalizer = None

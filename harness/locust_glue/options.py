@@ -24,6 +24,17 @@ MAX_SPAWN_SPREAD_S = 3600.0
 DEFAULT_FAILURE_BACKOFF_S = 10.0
 
 
+class _NotGiven(float):
+    """Locust's ``--stop-timeout`` default (0 s), marked so that "not given" differs from 0."""
+
+    __slots__ = ()
+
+
+# Any value the user gives (command line, env var, config file) goes through Locust's own type
+# and replaces this; see stop_timeout_given.
+STOP_TIMEOUT_NOT_GIVEN = _NotGiven(0.0)
+
+
 @dataclass(frozen=True, slots=True)
 class GlueOptions:
     """The parsed flowload options (None: not given, the scenario decides)."""
@@ -48,9 +59,11 @@ class GlueOptions:
 
 
 def add_options(parser: Any) -> None:
-    """Add the flowload options to Locust's argument parser."""
+    """Add the flowload options to Locust's parser; mark ``--stop-timeout``'s default."""
+    parser.set_defaults(stop_timeout=STOP_TIMEOUT_NOT_GIVEN)
     parser.add_argument(
         "--flow-config",
+        metavar="FILE",
         env_var="LOCUST_FLOW_CONFIG",
         default=None,
         help="flowload scenario TOML (target, envs, flows, gates); default: bundled simulator",
@@ -58,12 +71,14 @@ def add_options(parser: Any) -> None:
     )
     parser.add_argument(
         "--flow-env",
+        metavar="LIST",
         env_var="LOCUST_FLOW_ENV",
         default=None,
         help="only these envs, comma-separated: Development,Test,Production (or 0,1,2)",
     )
     parser.add_argument(
         "--report-dir",
+        metavar="DIR",
         env_var="LOCUST_REPORT_DIR",
         default=None,
         help="where summary.json and streams.jsonl go (default reports/<UTC time>-<id>/)",
@@ -78,12 +93,14 @@ def add_options(parser: Any) -> None:
     )
     parser.add_argument(
         "--stall-timeout",
+        metavar="S",
         env_var="LOCUST_STALL_TIMEOUT",
         default=None,
         help="seconds without body bytes before a stream counts as stalled (default 60)",
     )
     parser.add_argument(
         "--limit",
+        metavar="S",
         env_var="LOCUST_LIMIT",
         default=None,
         help="the server's execution limit in seconds (default 300)",
@@ -98,6 +115,7 @@ def add_options(parser: Any) -> None:
     )
     parser.add_argument(
         "--ca-bundle",
+        metavar="FILE",
         env_var="LOCUST_CA_BUNDLE",
         default=None,
         help="PEM file of CA certificates to verify the server with (default: system CAs)",
@@ -105,6 +123,7 @@ def add_options(parser: Any) -> None:
     )
     parser.add_argument(
         "--flow-spawn-spread",
+        metavar="S",
         env_var="LOCUST_FLOW_SPAWN_SPREAD",
         default=None,
         help="seconds over which each batch of new users starts its first streams, at random "
@@ -171,6 +190,11 @@ def add_options(parser: Any) -> None:
         help=argparse.SUPPRESS,  # set by the master for its workers: arrival-rate share
         include_in_web_ui=False,
     )
+
+
+def stop_timeout_given(parsed: Any) -> bool:
+    """True when the user gave ``--stop-timeout`` (or its env var / config key), even 0."""
+    return not isinstance(getattr(parsed, "stop_timeout", None), _NotGiven)
 
 
 def _seconds(name: str, value: Any) -> float | None:
@@ -241,3 +265,30 @@ def _spread(value: Any) -> float:
             f"got {value!r}"
         )
     return seconds
+
+
+OPTIONS_EPILOG = """\
+Each option is also an environment variable (LOCUST_ + its name in capitals: LOCUST_FLOW_CONFIG)
+and a key of locust.conf or pyproject.toml [tool.locust]. Locust's own options: locust --help
+(Locust prints its help before it reads a locustfile, so flowload's options are listed here).
+"""
+
+
+def options_help() -> str:
+    """The help text of every option flowload adds to Locust's (``flowload options``)."""
+    from locust.argument_parser import LocustArgumentParser  # noqa: PLC0415
+
+    from harness.locust_glue.gating import add_gate_options  # noqa: PLC0415
+
+    parser = LocustArgumentParser(
+        prog="locust -f locustfiles/flow_stream.py",
+        usage="%(prog)s [flowload options] [Locust options]",
+        description="flowload's options, added to Locust's own:",
+        epilog=OPTIONS_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        add_help=False,
+        add_env_var_help=False,
+    )
+    add_options(parser)
+    add_gate_options(parser)
+    return str(parser.format_help())

@@ -62,6 +62,7 @@ class GlueState:
     fail_fast: FailFast = field(default_factory=FailFast)
     clock: str = "user"  # the clock this process's item times use (kernel or user)
     clock_note: str | None = None  # why not kernel stamps, when not
+    own_stop_timeout: bool = False  # flowload set the stop timeout (no --stop-timeout given)
 
     def elapsed_s(self) -> float:
         """Seconds the current (or last) test ran."""

@@ -96,6 +96,7 @@ class FlowStreamUser(User):
         env, flow = target.env.value, target.flow.name
         session = state.session
         session.in_flight += 1
+        session.in_flight_by_env[env] += 1
         try:
             result = measure_stream(
                 self._client,
@@ -114,6 +115,7 @@ class FlowStreamUser(User):
             raise
         finally:
             session.in_flight -= 1
+            session.in_flight_by_env[env] -= 1
         record = session.record(result)
         self._fire_locust_events(target.label, result)
         observe_failure(self.environment, state, record)
@@ -134,21 +136,18 @@ class FlowStreamUser(User):
         gevent.sleep(delay)
 
     def _fire_locust_events(self, name: str, result: StreamResult) -> None:
-        fire = self.environment.events.request.fire
-        fire(
+        """One Locust request per stream: its whole duration, bytes and (failed) outcome.
+
+        Locust's statistics count requests, so a stream is exactly one: its request rate is the
+        stream rate and its failure share the share of streams that failed. TTFI and ITL are
+        flowload's own views (the Streaming tab, the console table, the reports); listeners
+        find the whole result in ``context["result"]``.
+        """
+        self.environment.events.request.fire(
             request_type="STREAM",
             name=name,
             response_time=result.duration_s * 1000.0,
             response_length=result.bytes,
             exception=_failure(result),
-            context={"job_id": result.job_id, "outcome": result.outcome.value},
+            context={"job_id": result.job_id, "outcome": result.outcome.value, "result": result},
         )
-        if result.ttfi_s is not None:
-            fire(
-                request_type="TTFI",
-                name=name,
-                response_time=result.ttfi_s * 1000.0,
-                response_length=0,
-                exception=None,
-                context={"job_id": result.job_id},
-            )

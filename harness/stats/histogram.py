@@ -23,11 +23,15 @@ from bisect import bisect_left
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from itertools import accumulate
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from hdrh.histogram import HdrHistogram
 
 from harness.errors import FlowloadError
+
+if TYPE_CHECKING:
+    import numpy as np
+    from numpy.typing import NDArray
 
 SIGNIFICANT_DIGITS = 3
 PERCENTILES: tuple[tuple[str, float], ...] = (
@@ -81,6 +85,17 @@ METRICS: tuple[MetricSpec, ...] = (TTFB, TTFI, ITL, DURATION, LIMIT_USED)
 
 def _new_hdr(spec: MetricSpec) -> HdrHistogram:
     return HdrHistogram(1, spec.highest, SIGNIFICANT_DIGITS)
+
+
+@dataclass(frozen=True, slots=True)
+class HistogramMark:
+    """A metric at one moment (its used buckets' counts), for :meth:`MetricHistogram.since`."""
+
+    count: int
+    out_of_range: int
+    sum_fine: int
+    indices: NDArray[np.intp]
+    counts: NDArray[np.uint64]
 
 
 class MetricHistogram:
@@ -243,6 +258,49 @@ class MetricHistogram:
             index = bisect_left(cumulative, rank)
             out.append(hdr.get_highest_equivalent_value(hdr.get_value_from_index(index)))
         return out
+
+    # -- windows ---------------------------------------------------------------------------
+
+    def _bucket_counts(self) -> NDArray[np.uint64]:
+        import numpy as np  # noqa: PLC0415 - only live windows need it
+
+        return np.frombuffer(self._hdr.counts, dtype=np.uint64)
+
+    def mark(self) -> HistogramMark:
+        """Where this metric is now: :meth:`since` then gives the samples recorded after."""
+        import numpy as np  # noqa: PLC0415
+
+        counts = self._bucket_counts()
+        used = np.flatnonzero(counts)
+        return HistogramMark(self.count, self.out_of_range, self._sum_fine, used, counts[used])
+
+    def since(self, mark: HistogramMark) -> MetricHistogram:
+        """The samples recorded after ``mark`` was taken from this metric.
+
+        Counts, mean and percentiles are exact (as exact as the histogram); min and max are the
+        bounds of the lowest and highest buckets used, the exact values being unknown.
+        """
+        import numpy as np  # noqa: PLC0415
+
+        later = MetricHistogram(self.spec)
+        count = self.count - mark.count
+        if count <= 0:
+            return later
+        counts = later._bucket_counts()
+        counts[:] = self._bucket_counts()
+        counts[mark.indices] -= mark.counts
+        used = np.flatnonzero(counts)
+        hdr = later._hdr
+        low, high = int(used[0]), int(used[-1])
+        hdr.set_internal_tacking_values(low, high, count)
+        later.count = count
+        later.out_of_range = self.out_of_range - mark.out_of_range
+        later._sum_fine = self._sum_fine - mark.sum_fine
+        later._min = (
+            hdr.get_lowest_equivalent_value(hdr.get_value_from_index(low)) / self.spec.scale
+        )
+        later._max = hdr.max_value / self.spec.scale
+        return later
 
     # -- wire format -----------------------------------------------------------------------
 

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import signal
 import subprocess
 import time
 from pathlib import Path
 from typing import Any
+
+import pytest
 
 from harness.exitcodes import EXIT_COULD_NOT_RUN, EXIT_GATES_FAILED, EXIT_INCONCLUSIVE, EXIT_OK
 from harness.simulator import SimulatorProcess
@@ -44,10 +47,10 @@ delay_abort_s = {delay}
 """
 
 
-def run_gated(
-    tmp_path: Path, simulator: SimulatorProcess, gates_toml: str, *args: str, run_time: str = "4s"
-) -> tuple[subprocess.CompletedProcess[str], Path, float]:
-    """Run locust with a fast-flow scenario plus ``gates_toml``; return (process, report, s)."""
+def gated_command(
+    tmp_path: Path, simulator: SimulatorProcess, gates_toml: str, *args: str, run_time: str
+) -> tuple[list[str], Path]:
+    """The locust command of a fast-flow scenario plus ``gates_toml``, and its report dir."""
     flows = FAST.format(orders=FLOWS["orders-export"]) + gates_toml
     scenario = scenario_file(tmp_path, simulator.url, flows)
     report = tmp_path / "report"
@@ -56,6 +59,14 @@ def run_gated(
         *("--flow-config", str(scenario), "--report-dir", str(report), *args),
         locustfile=LOCUSTFILE,
     )
+    return command, report
+
+
+def run_gated(
+    tmp_path: Path, simulator: SimulatorProcess, gates_toml: str, *args: str, run_time: str = "4s"
+) -> tuple[subprocess.CompletedProcess[str], Path, float]:
+    """Run locust with a fast-flow scenario plus ``gates_toml``; return (process, report, s)."""
+    command, report = gated_command(tmp_path, simulator, gates_toml, *args, run_time=run_time)
     started = time.perf_counter()
     proc = subprocess.run(
         command,
@@ -164,3 +175,69 @@ def test_abort_on_fail_stops_a_60s_run_early(tmp_path: Path, simulator: Simulato
     failure = suite.find("testcase/failure")
     assert failure is not None
     assert "stopped the run" in (failure.get("message") or "")
+
+
+def interrupt_gated(
+    tmp_path: Path, simulator: SimulatorProcess, sig: signal.Signals, *args: str
+) -> tuple[int, str, Path]:
+    """Start a 30 s gated run, send ``sig`` after 5 s; return (exit code, stdout, report)."""
+    command, report = gated_command(tmp_path, simulator, LENIENT, *args, run_time="30s")
+    proc = subprocess.Popen(
+        command,
+        cwd=tmp_path,
+        env=locust_env({"E2E_FLOW_KEY": E2E_KEY}),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        time.sleep(5.0)
+        proc.send_signal(sig)
+        out, err = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
+    assert (report / "summary.json").exists(), err[-3000:]
+    return proc.returncode, out, report
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
+def test_an_interrupted_gated_run_is_inconclusive(
+    tmp_path: Path, simulator: SimulatorProcess, sig: signal.Signals
+) -> None:
+    code, out, report = interrupt_gated(tmp_path, simulator, sig)
+    summary = load_json(report / "summary.json")
+    assert summary["run"]["interrupted"] is True
+    assert summary["run"]["duration_s"] < 20
+    assert code == EXIT_INCONCLUSIVE, out[-3000:]
+    assert {g["status"] for g in summary["gates"]} == {"inconclusive"}
+    assert all("interrupted (Ctrl-C or SIGTERM)" in g["message"] for g in summary["gates"])
+    assert "flowload gates: 0 passed, 0 failed, 2 inconclusive -> exit code 5" in out
+
+
+def test_an_interrupted_gated_run_is_judged_when_partial_runs_are_allowed(
+    tmp_path: Path, simulator: SimulatorProcess
+) -> None:
+    code, out, report = interrupt_gated(tmp_path, simulator, signal.SIGINT, "--gate-allow-partial")
+    if saturated(report):
+        assert code == EXIT_INCONCLUSIVE, out[-3000:]
+        return
+    assert code == EXIT_OK, out[-3000:]
+    assert [g["status"] for g in gates_of(report)] == ["passed", "passed"]
+
+
+def test_a_gate_repeated_on_the_command_line_is_judged_and_reported_once(
+    tmp_path: Path, simulator: SimulatorProcess
+) -> None:
+    proc, report, _ = run_gated(
+        tmp_path, simulator, LENIENT,
+        "--gate", "Production: ttfi.p95 < 5000ms", "--gate", "error_rate<50%",
+    )  # fmt: skip
+    assert [g["label"] for g in gates_of(report)] == [
+        "Production: ttfi.p95 < 5s",
+        "error_rate < 50%",
+    ]
+    assert proc.stdout.count("ttfi.p95 < 5") == 1, proc.stdout
+    suite = check_junit_shape((report / "junit.xml").read_text(encoding="utf-8"))
+    assert suite.get("tests") == "2"

@@ -222,7 +222,7 @@ def _get(url: str) -> str:
 
 
 WEB_PAGES = ("/", "/stats/requests", "/stats/requests/csv", "/stats/failures/csv",
-             "/flowload/streaming.csv")  # fmt: skip
+             "/flowload/streaming.csv", "/flowload/live.json")  # fmt: skip
 
 
 def _web_pages(base: str, deadline_s: float) -> dict[str, str]:
