@@ -119,9 +119,13 @@ def test_one_figure_in_streams_with_the_slo_spelled_out_and_caveats_first(
 def test_warnings_come_before_the_figure() -> None:
     summary = _summary([2, 4, 6, 8, 18], 6)
     summary["run"]["generator_saturated"] = True
+    summary["run"]["generator"] = {
+        "local": {"saturated": True, "causes": ["CPU p90 97 % > 90 %"]},
+        "saturated": True,
+    }
     result = analyse_run(summary, loads_scenario(SLO))
     text = console_table(result)
-    assert text.startswith("WARNING: The load generator was saturated")
+    assert text.startswith("WARNING: The load generator was saturated (local: CPU p90 97 % > 90 %)")
     md = render_capacity_md(result)
     assert md.index("**Warning:** The load generator") < md.index("### Recommendation")
     html = render_capacity_html(result)

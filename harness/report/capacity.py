@@ -24,6 +24,7 @@ from harness.capacity_analysis import RunAnalysis
 from harness.errors import FlowloadError
 from harness.report import fmt
 from harness.report.capacity_plots import capacity_plots
+from harness.report.health import saturation_summary
 from harness.report.html import page, render_figure, render_table
 from harness.report.markdown import render_md_table
 from harness.report.tables import Table
@@ -183,11 +184,11 @@ def run_warnings(result: RunAnalysis) -> list[str]:
     run = result.summary.get("run") or {}
     out = []
     if run.get("generator_saturated"):
+        cause = saturation_summary(run) or "CPU, event-loop lag or waiting for a CPU"
         out.append(
-            "The load generator was saturated (CPU, event-loop lag or waiting for a CPU): "
-            "latencies may describe the harness, not the server, and the figures below may be "
-            "too low. Add workers (--workers), keep other busy processes off its CPUs, and run "
-            "again."
+            f"The load generator was saturated ({cause}): latencies may describe the harness, "
+            "not the server, and the figures below may be too low. Add workers (--workers), "
+            "keep other busy processes off its CPUs, and run again."
         )
     if run.get("interrupted"):
         out.append("The run was interrupted before its planned end: its last step is partial.")

@@ -72,9 +72,12 @@ def error_bound_text(run: RunData) -> str:
     )
 
 
-def processes(run: RunData) -> dict[str, Mapping[str, Any]]:
-    """Each load-generating process's health summary: ``local``, or one per worker id."""
-    generator = run.run.get("generator")
+def processes(info: Mapping[str, Any]) -> dict[str, Mapping[str, Any]]:
+    """Each load-generating process's health summary (``local``, or per worker id).
+
+    ``info`` is a summary's ``run`` section.
+    """
+    generator = info.get("generator")
     if not isinstance(generator, Mapping):
         return {}
     local = generator.get("local")
@@ -114,7 +117,7 @@ def process_table(run: RunData) -> Table:
             "saturated" if health.get("saturated") else "kept up",
             "; ".join(causes(health)),
         ]
-        for name, health in processes(run).items()
+        for name, health in processes(run.run).items()
     ]
     note = (
         "Saturated: CPU p90 over 90 %, event-loop lag p99 over 4 ms, or waiting for a CPU over "
@@ -123,10 +126,10 @@ def process_table(run: RunData) -> Table:
     return Table(header, rows, note)
 
 
-def saturation_summary(run: RunData) -> str:
-    """``local: CPU p90 97 % > 90 %`` per saturated process (empty when none is)."""
+def saturation_summary(info: Mapping[str, Any]) -> str:
+    """``local: CPU p90 97 % > 90 %`` per saturated process of a ``run`` section (or empty)."""
     parts = []
-    for name, health in processes(run).items():
+    for name, health in processes(info).items():
         found = causes(health) if health.get("saturated") else []
         if found:
             parts.append(f"{name}: {', '.join(found)}")

@@ -234,7 +234,7 @@ def run_warnings(run: RunData) -> list[str]:
     info = run.run
     warnings = []
     if info.get("generator_saturated"):
-        cause = saturation_summary(run) or "CPU, event-loop lag or waiting for a CPU"
+        cause = saturation_summary(info) or "CPU, event-loop lag or waiting for a CPU"
         warnings.append(
             f"The load generator was saturated ({cause}): latencies may describe the harness, "
             "not the server. Use fewer users per process or more workers, and keep other busy "
