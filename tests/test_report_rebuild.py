@@ -203,7 +203,7 @@ def test_no_records_and_no_summary_is_still_an_error(
 def test_a_rebuilt_limit_reads_as_it_was_set(tmp_path: Path) -> None:
     # limit_used keeps 6 decimals: short streams give quotients like 300.09 s.
     rng = random.Random(3)
-    raws = []
+    raws: list[dict[str, Any]] = []
     for i in range(200):
         duration_ms = round(rng.uniform(150.0, 3000.0), 3)
         raws.append({"t": 1_795_000_000.0 + i, "env": "Production", "flow": "f",
