@@ -87,12 +87,12 @@ def choose_slo(scenario: Scenario) -> tuple[Slo, str, list[str]]:
     """The SLO: ``[capacity.slo]``, else the scenario's gates, else the default; and notes."""
     table = scenario.capacity.get("slo")
     if isinstance(table, Mapping) and table:
-        return slo_from_table(table), "[capacity.slo]", []
+        return slo_from_table(table), "from the scenario's [capacity.slo] table", []
     if scenario.gates:
         slo, notes = slo_from_gates(scenario.gates)
         if slo.common or slo.by_env:
-            return slo, "the scenario's [[gates]]", notes
-    return slo_from_exprs(DEFAULT_SLO), f"default ({', '.join(DEFAULT_SLO)})", []
+            return slo, "from the scenario's [[gates]]", notes
+    return slo_from_exprs(DEFAULT_SLO), "the default: the scenario sets no [capacity.slo]", []
 
 
 def weight_shares(scenario: Scenario) -> dict[str, float]:

@@ -16,7 +16,7 @@ from urllib.parse import parse_qsl, quote, unquote, urlencode, urlsplit, urlunsp
 import orjson
 
 from harness.errors import ConfigError
-from harness.secrets import MASK, ApiKey
+from harness.secrets import ApiKey, redact_url
 from harness.transport import HttpRequest
 
 __all__ = [
@@ -51,9 +51,6 @@ _ENDPOINT_SHAPE = "scheme://host[:port][/prefix]/api/v1/tenants/{t}/workspaces/{
 _TOKEN_RE = re.compile(r"^[!#$%&'*+.^_`|~0-9A-Za-z-]+$")
 # The transport owns message framing; a user header must not contradict it.
 _FRAMING_HEADERS = frozenset({"host", "content-length", "transfer-encoding", "connection"})
-_SECRET_WORDS = ("key", "token", "secret", "password", "signature")
-# A secret pair hidden inside another value (``?next=/x?api_key=...``).
-_NESTED_SECRET_RE = re.compile(r"((?:key|token|secret|password|signature)[^&=#;]*=)[^&#;]*", re.I)
 
 
 class Env(enum.StrEnum):
@@ -370,36 +367,3 @@ def build_stream_request(  # noqa: PLR0917 (the agreed signature)
     headers.extend(extras)
     url = f"{target.flow_url(flow_id, 'stream')}?{urlencode(query)}"
     return HttpRequest(method=verb, url=url, headers=tuple(headers), body=body.payload)
-
-
-def _is_secret_name(name: str) -> bool:
-    lowered = name.lower()
-    return any(word in lowered for word in _SECRET_WORDS)
-
-
-def _mask_pairs(text: str) -> str:
-    """A query (or fragment) string with secret values masked, including ones nested in values."""
-    if "=" not in text:
-        return text
-    masked = []
-    for name, value in parse_qsl(text, keep_blank_values=True):
-        shown = MASK if _is_secret_name(name) else _NESTED_SECRET_RE.sub(rf"\1{MASK}", value)
-        masked.append(f"{quote(name, safe='?')}={quote(shown, safe='*?=')}")
-    return "&".join(masked)
-
-
-def redact_url(url: str) -> str:
-    """``url`` with secret query values (api_key, *key*, *token*, *secret*) and passwords masked."""
-    try:
-        parts = urlsplit(url)
-        host = parts.hostname
-        port = parts.port
-    except (ValueError, TypeError):
-        # Unparseable: keep only what cannot hold a secret (no query, fragment or userinfo).
-        head = str(url).split("?", 1)[0].split("#", 1)[0]
-        return re.sub(r"//[^/]*@", f"//{MASK}@", head)
-    netloc = parts.netloc
-    if parts.username is not None or parts.password is not None:
-        netloc = f"{MASK}@{host or ''}" + (f":{port}" if port is not None else "")
-    query, fragment = _mask_pairs(parts.query), _mask_pairs(parts.fragment)
-    return urlunsplit((parts.scheme, netloc, parts.path, query, fragment))

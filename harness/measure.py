@@ -23,7 +23,6 @@ import email.utils
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from urllib.parse import parse_qsl, quote, quote_plus, urlsplit
 
 from harness.errors import ConfigError
 from harness.flow_api import redact_url
@@ -38,6 +37,7 @@ from harness.reader import (
 )
 from harness.redirects import REDIRECT_STATUSES, RedirectError, next_request
 from harness.result import Outcome, StreamResult
+from harness.secrets import mask_echoes, request_secrets
 from harness.transport import (
     CLOCK_KERNEL,
     ConnectError,
@@ -56,8 +56,6 @@ ReaderFactory = Callable[[ItemFormat | None], ItemReader]
 
 _ERROR_BODY_CHARS = 200
 _ERROR_BODY_WAIT_S = 2.0  # an error body comes at once; do not let a slow one hold the stream
-_MIN_SECRET_LEN = 6  # shorter values (env=1) are not keys, and masking them would garble text
-_MIN_FRAGMENT = 8  # a quoted piece of a key this long is masked as well
 
 
 GRACE_SHARE = 0.01  # transfer grace after the limit: 1 % of it ...
@@ -321,49 +319,14 @@ class _Stream:
         return _Decided(outcome, f"unexpected {type(exc).__name__}: {exc}", now)
 
     def scrub(self, text: str | None) -> str | None:
-        """Mask any request header or query value (keys) that a server echoed into an error."""
+        """Mask the request's secrets (the key, credentials) that a server echoed into an error."""
         if text is None:
             return None
-        for secret in self.secrets:
-            text = text.replace(secret, "***")
-        for key in _key_values(self.request):
-            text = _mask_fragments(text, key)
-        return text[: _ERROR_BODY_CHARS + 100]
-
-
-def _key_values(request: HttpRequest) -> list[str]:
-    """The API key(s) of a request: the x-api-key header and the api_key query parameter."""
-    keys = [value for name, value in request.headers if name.lower() == "x-api-key"]
-    keys += [v for name, v in parse_qsl(urlsplit(request.url).query) if name.lower() == "api_key"]
-    return keys
-
-
-def _mask_fragments(text: str, secret: str) -> str:
-    """Mask pieces of ``secret`` too: an error may quote a few body bytes cut mid-key.
-
-    Only for error texts (rare, short): every substring of at least ``_MIN_FRAGMENT`` characters,
-    longest first.
-    """
-    for size in range(len(secret) - 1, _MIN_FRAGMENT - 1, -1):
-        for start in range(len(secret) - size + 1):
-            piece = secret[start : start + size]
-            if piece in text:
-                text = text.replace(piece, "***")
-    return text
+        return mask_echoes(text, self.secrets)[: _ERROR_BODY_CHARS + 100]
 
 
 def _secrets(request: HttpRequest) -> tuple[str, ...]:
-    values = [value for _, value in request.headers]
-    values += [value for _, value in parse_qsl(urlsplit(request.url).query)]
-    # A server may echo a query value as it was sent (percent-encoded), not decoded.
-    spellings = {
-        form
-        for v in values
-        if len(v) >= _MIN_SECRET_LEN
-        for form in (v, quote(v, safe=""), quote(v), quote_plus(v))
-    }
-    # Longest first, so a key that contains a shorter value is masked whole.
-    return tuple(sorted(spellings, key=len, reverse=True))
+    return request_secrets(request.url, request.headers)
 
 
 def measure_stream(

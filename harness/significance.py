@@ -8,8 +8,13 @@ Two complementary tests, both on raw per-stream values (never on percentiles of 
   for small samples without ties, normal approximation with tie correction otherwise.
 - :func:`percentile_change`: a bootstrap confidence interval of the difference of one percentile
   (new - base). A tail can move while the middle does not; U cannot see that, the interval can.
+  It also carries a p-value (normal approximation from the bootstrap standard error), so that
+  it can take part in a correction for multiple comparisons.
+- :func:`adjust_p_values`: Holm (family-wise error) or Benjamini-Hochberg (false discovery rate)
+  adjusted p-values. Comparing two runs makes dozens of tests; at alpha = 0.05 each, a few are
+  "significant" by chance alone unless the family is corrected.
 
-Both are deterministic (seeded) so a gate decision replays exactly.
+All are deterministic (seeded) so a gate decision replays exactly.
 """
 
 from __future__ import annotations
@@ -17,7 +22,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Final
+from typing import Final, Literal
 
 import numpy as np
 
@@ -28,6 +33,10 @@ BOOTSTRAP_CHUNK = 128  # resamples drawn at once: bounds memory at chunk * n flo
 # Nearest rank (the smallest value with at least q of the sample at or below it): the same
 # definition as the summary's histogram percentiles, so both sides of a report agree.
 QUANTILE_METHOD: Final = "inverted_cdf"
+
+
+Correction = Literal["holm", "bh"]
+CORRECTIONS: tuple[Correction, ...] = ("holm", "bh")
 
 
 class SignificanceError(FlowloadError):
@@ -60,7 +69,9 @@ class Comparison:
 class PercentileChange:
     """A percentile in both runs, their difference and its bootstrap confidence interval.
 
-    ``significant`` is True when the interval excludes 0.
+    ``significant`` is True when the interval excludes 0. ``p_value`` is two-sided, from the
+    normal approximation ``diff / bootstrap standard error`` (continuous, unlike a count of
+    resamples, so that it can be corrected for many tests).
     """
 
     q: float
@@ -71,6 +82,7 @@ class PercentileChange:
     ci_high: float
     confidence: float
     significant: bool
+    p_value: float = math.nan
 
     @property
     def relative(self) -> float:
@@ -220,6 +232,7 @@ def percentile_changes(
     )
     tail = (1.0 - confidence) / 2.0
     lows, highs = np.quantile(diffs, [tail, 1.0 - tail], axis=0)
+    errors = np.std(diffs, axis=0, ddof=1)
     base_qs = np.quantile(a, qs, method=QUANTILE_METHOD)
     new_qs = np.quantile(b, qs, method=QUANTILE_METHOD)
     return [
@@ -232,9 +245,50 @@ def percentile_changes(
             ci_high=float(highs[i]),
             confidence=confidence,
             significant=bool(lows[i] > 0.0 or highs[i] < 0.0),
+            p_value=_normal_p(float(new_qs[i] - base_qs[i]), float(errors[i])),
         )
         for i, q in enumerate(qs)
     ]
+
+
+def _normal_p(diff: float, error: float) -> float:
+    """Two-sided p of ``diff`` with standard error ``error`` (no spread: 1 if no change, else 0)."""
+    if error <= 0.0 or not math.isfinite(error):
+        return 1.0 if diff == 0.0 else 0.0
+    return min(1.0, math.erfc(abs(diff) / error / math.sqrt(2.0)))
+
+
+def adjust_p_values(p_values: Sequence[float], method: Correction = "holm") -> list[float]:
+    """Adjusted p-values of a family of tests, in the input order.
+
+    ``holm``: Holm's step-down method; rejecting every adjusted p < alpha keeps the chance of
+    *any* false alarm below alpha (family-wise error), whatever the dependence between tests.
+    ``bh``: Benjamini-Hochberg's step-up method; keeps the expected share of false alarms among
+    the reported changes below alpha (false discovery rate; exact for independent or positively
+    dependent tests). When nothing changed at all, both bound the chance of any false alarm.
+    """
+    if method not in CORRECTIONS:
+        raise SignificanceError(
+            f"unknown correction {method!r}; choose one of {', '.join(CORRECTIONS)}"
+        )
+    ps = [float(p) for p in p_values]
+    if not all(0.0 <= p <= 1.0 for p in ps):
+        raise SignificanceError("p-values must be between 0 and 1")
+    m = len(ps)
+    order = sorted(range(m), key=ps.__getitem__)
+    adjusted = [0.0] * m
+    if method == "holm":
+        running = 0.0
+        for rank, i in enumerate(order):  # smallest first, multiplied by m, m-1, ...
+            running = max(running, min(1.0, (m - rank) * ps[i]))
+            adjusted[i] = running
+        return adjusted
+    running = 1.0
+    for rank in range(m - 1, -1, -1):  # largest first, multiplied by m / rank
+        i = order[rank]
+        running = min(running, m / (rank + 1) * ps[i])
+        adjusted[i] = running
+    return adjusted
 
 
 def percentile_change(

@@ -137,14 +137,14 @@ def test_two_envs_with_different_slots_get_their_own_knees() -> None:
 def test_slo_comes_from_the_table_then_gates_then_the_default() -> None:
     table = loads_scenario("[capacity.slo]\nttfi_p95_ms = 500\n")
     slo, source, _ = choose_slo(table)
-    assert source == "[capacity.slo]"
+    assert source == "from the scenario's [capacity.slo] table"
     assert slo.describe("Production") == "TTFI p95 <= 500 ms"
     gates = loads_scenario('[[gates]]\nexpr = "ttfi.p95 < 700ms"\n')
     slo, source, _ = choose_slo(gates)
     assert "gates" in source
     assert slo.describe("Test") == "TTFI p95 < 700 ms"
     slo, source, _ = choose_slo(loads_scenario(""))
-    assert source.startswith("default")
+    assert source.startswith("the default")
     assert slo.describe("Test") == "TTFI p95 < 800 ms, error rate < 1%"
 
 
@@ -169,5 +169,5 @@ def test_capacity_json_is_written_without_nan(tmp_path: Path) -> None:
     assert "NaN" not in text
     data = orjson.loads(text)
     assert data["mode"] == "closed"
-    assert data["slo_source"].startswith("default")
+    assert data["slo_source"].startswith("the default")
     assert data["envs"]["Production"]["saturation"]["estimated_load"] == pytest.approx(4)

@@ -40,21 +40,61 @@ def test_two_envs_with_different_capacity_get_their_own_figures() -> None:
         assert abs(estimate - slots) <= 0.2 * slots
     prod = result.recommendation("Production")
     assert re.fullmatch(
-        r"Production: 40 concurrent streams / 2\d\.?\d* streams/s within TTFI p95 < 800 ms, "
-        r"error rate <= 1%; saturates at ~5\d",
+        r"Production: plan for 40 concurrent streams \(2\d streams/s\): the highest measured "
+        r"step within the SLO \(TTFI p95 < 800 ms, error rate <= 1%\) and not past saturation; "
+        r"saturates at ~5\d concurrent streams \(at most ~2\d streams/s completed\)",
         prod,
     ), prod
     assert re.match(
-        r"Test: 10 concurrent streams / [45]\.?\d* streams/s", result.recommendation("Test")
+        r"Test: plan for 10 concurrent streams \([45]\.?\d* streams/s\)",
+        result.recommendation("Test"),
+    )
+
+
+@pytest.mark.parametrize("slots", [8, 18, 30])
+def test_the_figure_never_lies_past_the_knee(slots: int) -> None:
+    # K slots: steps above K still meet the SLO for a while (they queue), but K is the capacity.
+    env = analyze({"Production": closed_loop(STEPS, slots=slots)}, SLO).env("Production")
+    figure = env.recommended.step
+    estimate = env.saturation.estimated_load
+    assert figure is not None
+    assert estimate is not None
+    assert figure.load <= estimate
+    assert figure.load == max(n for n in STEPS if n <= slots)
+    best = env.selection.best
+    assert best is not None
+    if best.load > slots:  # a step past the knee met the SLO: said first, never the figure
+        assert env.recommended.past_knee is best
+        assert env.caveats[0].startswith(f"{best.load:g} concurrent streams also met the SLO")
+        assert "past saturation" in env.caveats[0]
+
+
+def test_the_sentence_uses_one_unit_and_no_false_precision() -> None:
+    # The demo's figures: 12 users met the SLO, the knee estimate is 8.06, 16.76 streams/s.
+    steps = [
+        make_step(i, n, "users", block(streams_per_s=x, duration_ms=n / x * 1000, ttfi_p95_ms=t))
+        for i, (n, x, t) in enumerate(
+            [(2, 4.3, 230), (4, 8.5, 232), (8, 16.3, 236), (12, 16.76, 598), (20, 16.8, 1400)]
+        )
+    ]
+    env = analyze({"Production": steps}, SLO).env("Production")
+    text = analyze({"Production": steps}, SLO).recommendation("Production")
+    assert text.startswith("Production: plan for 8 concurrent streams (16 streams/s): ")
+    assert "saturates at ~8 concurrent streams (at most ~17 streams/s completed)" in text
+    assert "8.06" not in text
+    assert "users" not in text
+    assert env.caveats[0].startswith(
+        "12 concurrent streams also met the SLO (TTFI p95 598 ms there), but lies past saturation"
     )
 
 
 def test_recommendation_when_no_step_meets_the_slo() -> None:
     result = analyze({"Production": closed_loop(STEPS, slots=2)}, SLO)
     text = result.recommendation("Production")
-    assert text.startswith("Production: no measured step meets TTFI p95 < 800 ms")
-    assert "(at 5 concurrent streams: TTFI p95 < 800 ms: observed 3200 ms)" in text
-    assert text.endswith("saturates at or below 5")
+    assert text.startswith(
+        "Production: no figure to plan with: no measured step meets the SLO (TTFI p95 < 800 ms"
+    )
+    assert "; at 5 concurrent streams: TTFI p95 < 800 ms: observed 3200 ms" in text
     caveats = " | ".join(result.env("Production").caveats)
     assert "saturated from the lowest step on" in caveats
 
@@ -62,7 +102,8 @@ def test_recommendation_when_no_step_meets_the_slo() -> None:
 def test_recommendation_without_saturation_or_slo() -> None:
     result = analyze({"Test": linear([5, 10, 20, 40])}, slo_from_exprs([]))
     assert result.recommendation("Test") == (
-        "Test: 40 concurrent streams / 20 streams/s measured (no SLO set); no saturation up to 40"
+        "Test: plan for 40 concurrent streams (20 streams/s): the highest measured step (no SLO "
+        "set); no saturation up to 40 concurrent streams (the highest step): it may take more"
     )
 
 
@@ -85,15 +126,20 @@ def test_usl_peak_is_quoted_when_saturation_was_not_reached() -> None:
     assert env.saturation.status == "not_found"
     assert env.usl is not None
     text = analyze({"Production": steps}, SLO).recommendation("Production")
-    assert text.endswith("no saturation up to 32 (USL model: peak ~44 in flight, extrapolated)")
+    assert text.endswith(
+        "no saturation up to 32 concurrent streams (the highest step): it may take more "
+        "(USL model: peak ~44 in flight, extrapolated)"
+    )
     assert any("lies outside the measured range 2..32" in c for c in env.caveats)
 
 
 def test_arrival_rate_runs_are_described_in_rates() -> None:
     result = analyze({"Development": arrival_rate([1, 2, 4, 8, 16], slots=10)}, SLO)
     assert result.recommendation("Development") == (
-        "Development: 4 streams/s arrival rate (~8 in flight) / 4 streams/s completed within "
-        "TTFI p95 < 800 ms, error rate <= 1%; saturates at ~5 streams/s"
+        "Development: plan for 4 streams/s arrival rate (4 streams/s completed, about 8 "
+        "concurrent streams): the highest measured arrival rate within the SLO (TTFI p95 < 800 "
+        "ms, error rate <= 1%) and not past saturation; saturates at ~5 streams/s arrival rate "
+        "(at most ~5 streams/s completed)"
     )
     env = result.env("Development")
     assert env.load_kind == "rate"
@@ -124,6 +170,7 @@ def test_to_json_is_plain_json_with_every_part() -> None:
         "steps",
         "slo",
         "selection",
+        "recommended",
         "saturation",
         "usl",
         "usl_curve",
@@ -133,6 +180,8 @@ def test_to_json_is_plain_json_with_every_part() -> None:
         "caveats",
     }
     assert prod["selection"]["best_load"] == 40
+    assert prod["recommended"]["load"] == 40
+    assert prod["recommended"]["concurrent_streams"] == 40
     assert prod["saturation"]["status"] == "found"
     assert prod["usl"]["r_squared"] > 0.9
     assert len(prod["usl_curve"]) == 60
@@ -183,9 +232,9 @@ def test_zero_throughput_steps_analyse_cleanly() -> None:
         for i, n in enumerate([5, 10, 20])
     ]
     result = analyze({"Test": steps}, SLO)
-    assert result.recommendation("Test").startswith(
-        "Test: no measured step meets TTFI p95 < 800 ms, error rate <= 1% (at 5 concurrent "
-        "streams: no streams completed in this step)"
+    assert result.recommendation("Test") == (
+        "Test: no figure to plan with: no measured step meets the SLO (TTFI p95 < 800 ms, error "
+        "rate <= 1%); at 5 concurrent streams: no streams completed in this step"
     )
     assert result.env("Test").usl is None
 

@@ -90,8 +90,46 @@ def test_recommendation_table_has_the_sentence_and_the_knee(stepped: RunAnalysis
     assert [row[0] for row in table.rows] == ["Production"]
     row = dict(zip(table.header, table.rows[0], strict=True))
     assert row["recommendation"] == stepped.analysis.recommendation("Production")
-    assert row["saturates at"] == "~6"
-    assert row["within SLO"] == "8 users"  # 8 users on 6 slots: TTFI p95 433 ms, within 800 ms
+    assert row["saturates at"] == "~6 concurrent streams"
+    # 8 users on 6 slots: TTFI p95 267 ms, within 800 ms, but they queue: the figure is 6.
+    assert row["highest step within SLO"] == "8 concurrent streams (past saturation)"
+    assert row["plan for"] == "6 concurrent streams (12 streams/s)"
+
+
+def test_one_figure_in_streams_with_the_slo_spelled_out_and_caveats_first(
+    stepped: RunAnalysis,
+) -> None:
+    sentence = stepped.analysis.recommendation("Production")
+    assert sentence.startswith("Production: plan for 6 concurrent streams (12 streams/s): ")
+    assert "the SLO (TTFI p95 <= 800 ms, error rate < 1%)" in sentence
+    for text in (render_capacity_md(stepped), console_table(stepped)):
+        slo = "SLO (from the scenario's [capacity.slo] table): TTFI p95 <= 800 ms, error rate < 1%."
+        assert slo in text
+        assert "[capacity.slo]." not in text
+        assert " users" not in text.split("Caveats (whole run)")[0]
+    md = render_capacity_md(stepped)
+    # The caveat that changes the figure comes right under it, before the tables and the method.
+    past = md.index("8 concurrent streams also met the SLO")
+    assert md.index(sentence) < past < md.index("| env |") < md.index("Caveats (whole run)")
+    html = render_capacity_html(stepped)
+    assert html.index("also met the SLO") < html.index('id="plots"')
+    assert html.index('id="caveats"') < html.index('id="plots"')
+
+
+def test_warnings_come_before_the_figure() -> None:
+    summary = _summary([2, 4, 6, 8, 18], 6)
+    summary["run"]["generator_saturated"] = True
+    summary["run"]["generator"] = {
+        "local": {"saturated": True, "causes": ["CPU p90 97 % > 90 %"]},
+        "saturated": True,
+    }
+    result = analyse_run(summary, loads_scenario(SLO))
+    text = console_table(result)
+    assert text.startswith("WARNING: The load generator was saturated (local: CPU p90 97 % > 90 %)")
+    md = render_capacity_md(result)
+    assert md.index("**Warning:** The load generator") < md.index("### Recommendation")
+    html = render_capacity_html(result)
+    assert html.index('class="warn"') < html.index('id="recommendation"')
 
 
 def test_step_table_shows_slo_littles_law_and_headroom(stepped: RunAnalysis) -> None:
@@ -134,12 +172,13 @@ def test_html_is_self_contained_with_plots_and_sections(stepped: RunAnalysis) ->
 def test_markdown_and_console(stepped: RunAnalysis) -> None:
     md = render_capacity_md(stepped)
     assert md.startswith("## flowload capacity report")
-    assert f"- {stepped.analysis.recommendation('Production')}" in md
-    assert "| step |" in md
+    assert f"- **{stepped.analysis.recommendation('Production')}**" in md
+    assert "| step | load (concurrent streams) |" in md
     text = console_table(stepped)
     lines = text.splitlines()
-    assert lines[0].split()[:3] == ["env", "within", "SLO"]
-    assert set(lines[1]) <= {"-", " "}
+    assert lines[0].startswith("SLO (")
+    assert lines[2].split()[:3] == ["env", "plan", "for"]
+    assert set(lines[3]) <= {"-", " "}
     assert lines[-1] == stepped.analysis.recommendation("Production")
 
 

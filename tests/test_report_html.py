@@ -87,3 +87,35 @@ def test_size_and_time_for_10000_records(tmp_path: Path) -> None:
     size = (run_dir / "report.html").stat().st_size
     assert size < 400_000, size
     assert elapsed < 60, elapsed  # generous: 2 shared cores; typically a few seconds
+
+
+def test_generator_health_shows_clock_error_bound_and_each_process() -> None:
+    run = load_run(FIXTURES / "v1-health")
+    html = render_report(run)
+    section = html[html.index('id="health"') : html.index('id="plots"')]
+    assert "mixed: the kernel&#x27;s receive time where available" in section
+    assert "(asked for: auto)" in section
+    assert "worker-b had no kernel receive timestamps" in section
+    assert "3 of 178 items (1.7 %) could be off by more than 1 ms" in section
+    assert "error bound p99 1.4 ms, max 3.2 ms" in section
+    assert "delivery lag p50 0.08 ms, p99 0.9 ms, max 3.2 ms" in section
+    assert '<td class="text">worker-a</td><td>31.5 / 44 / 52.1 %</td>' in section
+    assert '<td class="text PASS">kept up</td>' in section
+    assert (
+        "<td>88 / 97.3 / 99 %</td><td>2.2 / 12.3 / 31 ms</td><td>0.5 / 1.1 / 1.6 %</td>" in section
+    )
+    assert '<td class="text FAIL">saturated</td>' in section
+    assert "CPU p90 97 % &gt; 90 %; event-loop lag p99 12.3 ms &gt; 4 ms" in section
+    # The header's warning names the cause the console named.
+    header = html[: html.index("</header>")]
+    assert "saturated (worker-b: CPU p90 97 % &gt; 90 %, event-loop lag p99 12.3 ms" in header
+
+
+def test_an_older_summary_without_health_fields_still_renders() -> None:
+    html = fixture_html()  # v1: no clock, no error bound, no cpu_wait, no causes
+    section = html[html.index('id="health"') : html.index('id="plots"')]
+    assert section.count("not recorded (a summary from an older flowload)") == 2
+    assert ">local<" in section
+    assert "<td>1.7 / 3.2 / 3.2 %</td><td>0.786 / 23.7 / 50 ms</td><td>-</td>" in section
+    # Its cause is recomputed from the figures it has: the event-loop lag.
+    assert "event-loop lag p99 23.7 ms &gt; 4 ms" in section

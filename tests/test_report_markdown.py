@@ -49,3 +49,11 @@ def test_md_escape_and_table() -> None:
     assert md_escape("a|b\nc") == "a\\|b c"
     table = render_md_table(Table(["env", "p50"], [["P|x", "1 ms"]]))
     assert table.splitlines() == ["| env | p50 |", "|:--|--:|", "| P\\|x | 1 ms |"]
+
+
+def test_markdown_has_generator_health() -> None:
+    md = render_markdown(load_run(FIXTURES / "v1-health"))
+    assert "### Generator health" in md
+    assert "- clock: mixed:" in md
+    assert "| worker-b |" in md
+    assert "CPU p90 97 % > 90 %; event-loop lag p99 12.3 ms > 4 ms" in md

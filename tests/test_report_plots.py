@@ -9,8 +9,21 @@ from pathlib import Path
 from hypothesis import given
 from hypothesis import strategies as st
 
+from harness.capacity_analysis import analyse_run
+from harness.config import loads_scenario
+from harness.report.capacity import render_capacity_html
+from harness.report.compare import compare_runs
+from harness.report.compare_html import render_comparison_html
 from harness.report.load import load_run
-from harness.report.plots import CDF_POINTS, PLOT_KEYS, build_plots, cdf_points, env_colours
+from harness.report.plots import (
+    CDF_POINTS,
+    PLOT_KEYS,
+    build_plots,
+    cdf_points,
+    env_colour,
+    env_colours,
+)
+from tests.test_report_capacity import _summary as _capacity_summary
 from tests.test_report_fixtures import FIXTURES, synthetic_records, write_run
 
 
@@ -67,3 +80,34 @@ def test_env_colours_are_stable_and_distinct() -> None:
     colours = env_colours(["Production", "Test", "Development"])
     assert colours == env_colours(["Production", "Test", "Development"])
     assert len(set(colours.values())) == 3
+
+
+def test_an_env_has_one_colour_whatever_the_order_or_the_other_envs() -> None:
+    alone = env_colours(["Production"])["Production"]
+    assert env_colours(["Development", "Test", "Production"])["Production"] == alone
+    assert env_colours(["Test", "Production"])["Production"] == alone
+    assert env_colours(["Development"])["Development"] != alone
+    assert env_colour("*") == env_colour("*")  # any other name: stable by its name
+
+
+def test_report_comparison_and_capacity_pages_draw_an_env_in_one_colour(tmp_path: Path) -> None:
+    # The run lists Development first, the comparison sees Production's records first, and the
+    # capacity analysis has Production only: Production is drawn in the same colour on all.
+    production = env_colour("Production")
+    records = synthetic_records(4, 200, envs=("Development", "Production"))
+    run = load_run(write_run(tmp_path / "run", records))
+    assert run.envs[0] == "Development"
+    report = "".join(p.svg or "" for p in build_plots(run))
+    assert production in report
+    only_prod = load_run(
+        write_run(tmp_path / "prod", synthetic_records(5, 100, envs=("Production",)))
+    )
+    comparison = render_comparison_html(compare_runs(only_prod, run))
+    assert production in comparison
+    capacity = render_capacity_html(
+        analyse_run(_capacity_summary([2, 4, 6, 8, 18], 6), loads_scenario(""))
+    )
+    assert production in capacity
+    # Development keeps its own colour too, first in the run and second in the comparison.
+    assert env_colour("Development") in report
+    assert env_colour("Development") in comparison

@@ -15,7 +15,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from harness.report.cli import report_main
+from harness.report.html import render_report
 from harness.report.load import load_run, to_stream_record
+from harness.report.plots import build_plots
 from harness.report.rebuild import REBUILT_NOTE, summary_from_records
 from harness.result import OUTCOMES, StreamResult
 from harness.stats import Recorder
@@ -196,3 +198,24 @@ def test_no_records_and_no_summary_is_still_an_error(
     (run / "streams.jsonl").write_bytes(b"")
     assert report_main([str(run)]) == 2
     assert "summary.json not found" in capsys.readouterr().err
+
+
+def test_a_rebuilt_limit_reads_as_it_was_set(tmp_path: Path) -> None:
+    # limit_used keeps 6 decimals: short streams give quotients like 300.09 s.
+    rng = random.Random(3)
+    raws: list[dict[str, Any]] = []
+    for i in range(200):
+        duration_ms = round(rng.uniform(150.0, 3000.0), 3)
+        raws.append({"t": 1_795_000_000.0 + i, "env": "Production", "flow": "f",
+                     "outcome": "ok", "duration_ms": duration_ms,
+                     "limit_used": round(duration_ms / 300_000.0, 6)})  # fmt: skip
+    (tmp_path / "streams.jsonl").write_bytes(b"".join(orjson.dumps(r) + b"\n" for r in raws))
+    run = load_run(tmp_path)
+    assert run.run["limit_s"] == 300.0
+    html = render_report(run)
+    assert "<dt>limit</dt><dd>300 s</dd>" in html
+    assert "limit 300 s" in "".join(p.svg or "" for p in build_plots(run))
+    for limit in (2.5, 45.0, 3.0, 0.5):
+        scaled = [{**r, "limit_used": round(r["duration_ms"] / 1000 / limit, 6)} for r in raws]
+        records = [to_stream_record(r) for r in scaled]
+        assert summary_from_records([r for r in records if r])["run"]["limit_s"] == limit

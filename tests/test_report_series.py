@@ -96,3 +96,20 @@ def test_nearest_rank() -> None:
     assert nearest_rank(values, 0.95) == 95.0
     assert nearest_rank(values, 0.5) == 50.0
     assert nearest_rank([7.0], 0.99) == 7.0
+
+
+def test_a_short_run_gets_a_ttfi_curve_not_one_dot() -> None:
+    # 20 s, 30 streams per env: a bucket for a 20-stream p95 would be wider than the run.
+    records = [
+        StreamRecord(START + i * 20 / 30, env, "f", "ok", 500.0, ttfi_ms=100.0 + i)
+        for env in ("Production", "Development")
+        for i in range(30)
+    ]
+    series = build_series(records)
+    assert series is not None
+    assert series.ttfi_width <= 20 / 3
+    for env in ("Production", "Development"):
+        points = [v for v in series.ttfi_p95[env] if v is not None]
+        assert len(points) >= 3, series.ttfi_p95[env]
+    # Every bucket starts inside the run: no dot drawn past its end.
+    assert (len(series.ttfi_p95["Production"]) - 1) * series.ttfi_width < 20.5

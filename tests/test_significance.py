@@ -1,4 +1,4 @@
-"""harness.significance: Mann-Whitney U against a brute-force oracle, bootstrap intervals."""
+"""harness.significance: Mann-Whitney U against a brute-force oracle, bootstrap, corrections."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 
 from harness.significance import (
     SignificanceError,
+    adjust_p_values,
     compare_samples,
     mann_whitney_u,
     percentile_change,
@@ -176,3 +177,65 @@ def test_bad_input_is_a_typed_error(
 def test_bad_bootstrap_parameters_are_typed_errors(kwargs: dict[str, float], message: str) -> None:
     with pytest.raises(SignificanceError, match=message):
         percentile_change([1.0, 2.0], [3.0, 4.0], **kwargs)  # type: ignore[arg-type]
+
+
+# --- corrections for multiple comparisons ---------------------------------------------------
+
+
+def test_holm_and_bh_on_a_worked_example() -> None:
+    ps = [0.01, 0.04, 0.03, 0.005]
+    # Holm: sorted 0.005x4, 0.01x3, 0.03x2, 0.04x1, then running maximum.
+    assert adjust_p_values(ps, "holm") == pytest.approx([0.03, 0.06, 0.06, 0.02])
+    # Benjamini-Hochberg: p x m / rank, then running minimum from the largest.
+    assert adjust_p_values(ps, "bh") == pytest.approx([0.02, 0.04, 0.04, 0.02])
+
+
+def _holm_by_definition(ps: list[float], alpha: float) -> set[int]:
+    """Holm's procedure as written: reject while p_(k) <= alpha / (m - k)."""
+    rejected: set[int] = set()
+    for k, i in enumerate(sorted(range(len(ps)), key=lambda j: (ps[j], j))):
+        if ps[i] > alpha / (len(ps) - k):
+            break
+        rejected.add(i)
+    return rejected
+
+
+def _bh_by_definition(ps: list[float], alpha: float) -> set[int]:
+    """Benjamini-Hochberg as written: reject the k smallest, k the largest with p_(k) <= k a / m."""
+    order = sorted(range(len(ps)), key=lambda j: (ps[j], j))
+    k = max((r + 1 for r, i in enumerate(order) if ps[i] <= (r + 1) * alpha / len(ps)), default=0)
+    return set(order[:k])
+
+
+@settings(max_examples=200, deadline=None, derandomize=True)
+@given(
+    st.lists(st.floats(0.0, 1.0), min_size=1, max_size=30),
+    st.sampled_from([0.01, 0.05, 0.1]),
+)
+def test_adjusted_p_values_reject_what_the_procedures_reject(ps: list[float], alpha: float) -> None:
+    holm, bh = adjust_p_values(ps, "holm"), adjust_p_values(ps, "bh")
+    assert {i for i, p in enumerate(holm) if p <= alpha} == _holm_by_definition(ps, alpha)
+    assert {i for i, p in enumerate(bh) if p <= alpha} == _bh_by_definition(ps, alpha)
+    for raw, h, b in zip(ps, holm, bh, strict=True):
+        assert raw <= b <= h <= 1.0  # BH is never stricter than Holm
+        assert h <= min(1.0, len(ps) * raw) + 1e-12  # nor Holm than Bonferroni
+
+
+def test_bad_p_values_or_method_are_typed_errors() -> None:
+    with pytest.raises(SignificanceError, match="unknown correction"):
+        adjust_p_values([0.5], "bonferroni")  # type: ignore[arg-type]
+    with pytest.raises(SignificanceError, match="between 0 and 1"):
+        adjust_p_values([1.5])
+
+
+def test_percentile_p_value_follows_the_interval() -> None:
+    rng = random.Random(7)
+    base = [400 * rng.lognormvariate(0, 0.35) for _ in range(400)]
+    shifted = percentile_changes(base, [1.3 * v for v in base], [0.5, 0.95])
+    same = percentile_changes(base, list(base), [0.5, 0.95])
+    median, tail = shifted
+    assert median.p_value < 1e-6
+    assert tail.significant  # the 95 % interval excludes 0, and so p < 0.05
+    assert tail.p_value < 0.05
+    for change in same:
+        assert change.p_value == 1.0

@@ -8,10 +8,11 @@ from dataclasses import dataclass, field, replace
 from types import MappingProxyType
 from typing import Any
 
+from harness.capacity.caveats import caveats_for
 from harness.capacity.errors import CapacityError
 from harness.capacity.headroom import Headroom, headroom_by_step
 from harness.capacity.littles import LittleCheck, check_littles_law, in_flight
-from harness.capacity.recommend import caveats_for, credible_peak, sentence
+from harness.capacity.recommend import Recommendation, credible_peak, recommend, sentence
 from harness.capacity.saturation import Saturation, detect_saturation
 from harness.capacity.slo import Objective, Slo, SloSelection, select_step
 from harness.capacity.steps import LoadKind, StepResult, ordered, steps_by_env
@@ -55,6 +56,11 @@ class EnvCapacity:
     headroom: tuple[Headroom, ...]
     caveats: tuple[str, ...] = ()
 
+    @property
+    def recommended(self) -> Recommendation:
+        """The planning figure: the highest SLO-passing step not past saturation."""
+        return recommend(self)
+
     def usl_curve(self, points: int = 60) -> list[tuple[float, float]]:
         """The fitted curve for a plot: to the highest step, or past a credible peak."""
         if self.usl is None:
@@ -79,6 +85,7 @@ class EnvCapacity:
             ],
             "slo": [o.describe() for o in self.objectives],
             "selection": self.selection.to_json(),
+            "recommended": self.recommended.to_json(),
             "saturation": self.saturation.to_json(),
             "usl": None if self.usl is None else self.usl.to_json(),
             "usl_curve": self.usl_curve(),
@@ -111,10 +118,11 @@ class CapacityAnalysis:
             ) from None
 
     def recommendation(self, env: str) -> str:
-        """One sentence, e.g. ``Production: 38 concurrent streams / 4.1 streams/s ...``.
+        """One sentence, figure first, e.g. ``Production: plan for 8 concurrent streams ...``.
 
-        In full: ``Production: 38 concurrent streams / 4.1 streams/s within TTFI p95 < 800 ms;
-        saturates at ~55``.
+        In full: ``Production: plan for 8 concurrent streams (16 streams/s): the highest measured
+        step within the SLO (TTFI p95 <= 800 ms, error rate < 1%) and not past saturation;
+        saturates at ~8 concurrent streams (at most ~17 streams/s completed).``
         """
         return sentence(self.env(env))
 

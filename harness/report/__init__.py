@@ -7,8 +7,12 @@ at any time (``flowload report DIR``) and two runs compared (``flowload compare 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from harness.report.load import ReportError, RunData, load_run
+
+if TYPE_CHECKING:
+    from harness.report.compare import CompareOptions, RunComparison
 
 REPORT_HTML = "report.html"
 SUMMARY_MD = "summary.md"
@@ -24,6 +28,7 @@ __all__ = [
     "SUMMARY_MD",
     "ReportError",
     "RunData",
+    "compare_and_write",
     "load_run",
     "write_comparison",
     "write_reports",
@@ -61,15 +66,27 @@ def write_reports(report_dir: Path, out_dir: Path | None = None) -> list[Path]:
     ]
 
 
-def write_comparison(base_dir: Path, new_dir: Path, out_dir: Path) -> list[Path]:
-    """Compare two runs; write comparison.html and comparison.md to ``out_dir``."""
+def write_comparison(
+    base_dir: Path, new_dir: Path, out_dir: Path, options: CompareOptions | None = None
+) -> list[Path]:
+    """Compare two runs; write comparison.html and comparison.md to ``out_dir``.
+
+    ``options``: when a change is reported (alpha, correction, minimum change).
+    """
+    return compare_and_write(base_dir, new_dir, out_dir, options)[1]
+
+
+def compare_and_write(
+    base_dir: Path, new_dir: Path, out_dir: Path, options: CompareOptions | None = None
+) -> tuple[RunComparison, list[Path]]:
+    """:func:`write_comparison`, also returning the comparison (for a summary on the console)."""
     from harness.report.compare import compare_runs  # noqa: PLC0415
     from harness.report.compare_html import render_comparison_html  # noqa: PLC0415
     from harness.report.compare_md import render_comparison_md  # noqa: PLC0415
 
     base, new = load_run(base_dir), load_run(new_dir)
-    result = compare_runs(base, new)
-    return [
+    result = compare_runs(base, new, options)
+    return result, [
         _write(out_dir / COMPARISON_HTML, render_comparison_html(result)),
         _write(out_dir / COMPARISON_MD, render_comparison_md(result)),
     ]

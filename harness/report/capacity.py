@@ -12,11 +12,19 @@ from pathlib import Path
 from typing import Any
 
 from harness.capacity import EnvCapacity
-from harness.capacity.recommend import approx, credible_peak, num
+from harness.capacity.recommend import (
+    approx,
+    credible_peak,
+    figure_text,
+    knee_text,
+    load_text,
+    num,
+)
 from harness.capacity_analysis import RunAnalysis
 from harness.errors import FlowloadError
 from harness.report import fmt
 from harness.report.capacity_plots import capacity_plots
+from harness.report.health import saturation_summary
 from harness.report.html import page, render_figure, render_table
 from harness.report.markdown import render_md_table
 from harness.report.tables import Table
@@ -30,7 +38,7 @@ class CapacityReportError(FlowloadError):
 
 
 def _load_unit(env: EnvCapacity) -> str:
-    return "users" if env.load_kind == "users" else "streams/s"
+    return "concurrent streams" if env.load_kind == "users" else "streams/s"
 
 
 def _envs(result: RunAnalysis) -> list[EnvCapacity]:
@@ -38,12 +46,13 @@ def _envs(result: RunAnalysis) -> list[EnvCapacity]:
 
 
 def recommendation_table(result: RunAnalysis) -> Table:
-    """One row per env: the recommendation and the figures behind it."""
-    header = ["env", "within SLO", "goodput", "saturates at", "USL sigma / kappa / R²", "USL peak",
-              "recommendation"]  # fmt: skip
+    """One row per env: the figure to plan with and the measurements that bound it."""
+    header = ["env", "plan for", "highest step within SLO", "saturates at",
+              "USL sigma / kappa / R²", "USL peak", "recommendation"]  # fmt: skip
     # The recommendation stays the last column: the HTML and console show it apart.
     rows = []
     for env in _envs(result):
+        rec = env.recommended
         best = env.selection.best
         sat = env.saturation
         usl = env.usl
@@ -52,14 +61,15 @@ def recommendation_table(result: RunAnalysis) -> Table:
         if usl is not None and credible is not None:
             where = "extrapolated" if usl.extrapolated else "measured range"
             peak = f"{approx(credible)} in flight ({where})"
+        highest = "none" if best is None else load_text(best)
+        if rec.past_knee is not None:
+            highest += " (past saturation)"
         rows.append(
             [
                 env.env,
-                "none" if best is None else f"{num(best.load)} {_load_unit(env)}",
-                "-" if best is None else fmt.rate(best.goodput),
-                approx(sat.estimated_load)
-                if sat.status == "found" and sat.estimated_load is not None
-                else sat.status.replace("_", " "),
+                figure_text(env, rec) if rec.step is not None else "none",
+                highest,
+                knee_text(env) if sat.status == "found" else sat.status.replace("_", " "),
                 "-"
                 if usl is None
                 else f"{_coef(usl.sigma)} / {_coef(usl.kappa)} / {usl.r_squared:.2f}",
@@ -158,18 +168,50 @@ def evidence_table(env: EnvCapacity) -> Table:
     return Table(header, rows, note)
 
 
-def general_caveats(result: RunAnalysis) -> list[str]:
-    """Caveats about the whole run (per-env ones come from the analysis)."""
+def slo_line(result: RunAnalysis) -> str:
+    """The SLO in words and where it came from, per env when they differ."""
+    texts = {env.env: ", ".join(o.describe() for o in env.objectives) for env in _envs(result)}
+    source = result.slo_source
+    if len(set(texts.values())) <= 1:
+        objectives = next(iter(texts.values()), "") or "none"
+        return f"SLO ({source}): {objectives}."
+    per_env = "; ".join(f"{env}: {text or 'none'}" for env, text in texts.items())
+    return f"SLO ({source}): {per_env}."
+
+
+def run_warnings(result: RunAnalysis) -> list[str]:
+    """What makes the whole run's figures doubtful: read before the recommendation."""
     run = result.summary.get("run") or {}
+    out = []
+    if run.get("generator_saturated"):
+        cause = saturation_summary(run) or "CPU, event-loop lag or waiting for a CPU"
+        out.append(
+            f"The load generator was saturated ({cause}): latencies may describe the harness, "
+            "not the server, and the figures below may be too low. Add workers (--workers), "
+            "keep other busy processes off its CPUs, and run again."
+        )
+    if run.get("interrupted"):
+        out.append("The run was interrupted before its planned end: its last step is partial.")
+    if run.get("degraded") or run.get("lost_workers"):
+        out.append("Worker(s) were lost before their final report: step counts are partial.")
+    if run.get("cancelled_streams"):
+        out.append(
+            f"{run['cancelled_streams']} stream(s) were still running at the end (not measured)."
+        )
+    return out
+
+
+def general_caveats(result: RunAnalysis) -> list[str]:
+    """How the figures were made (whole run): the warnings first, then the method's limits."""
     steps = result.summary.get("steps") or []
     settle = steps[0].get("settle_s") if steps else None
-    out = [f"SLO: {result.slo_source}."]
+    out = run_warnings(result)
     if isinstance(settle, int | float):
         out.append(
             f"The first {settle:g} s of every step (ramp-up, the previous step's streams) are "
             "excluded from its statistics; a stream counts in the step it started in."
         )
-    if run.get("mode") == "arrival":
+    if (result.summary.get("run") or {}).get("mode") == "arrival":
         out.append(
             "Open loop: streams start on a timetable whatever earlier ones do, and latencies are "
             "measured from the intended start (coordinated-omission correction). Closed-loop "
@@ -177,9 +219,10 @@ def general_caveats(result: RunAnalysis) -> list[str]:
         )
     else:
         out.append(
-            "Closed loop: each user starts its next stream when the last one ends, so a slow "
-            "server slows the load down (coordinated omission); an arrival-rate run shows what "
-            "users arriving on their own schedule would see."
+            "Closed loop: each user keeps one stream in flight and starts the next when the "
+            "last one ends (so users = concurrent streams), and a slow server slows the load "
+            "down (coordinated omission); an arrival-rate run shows what users arriving on "
+            "their own schedule would see."
         )
     bases = {e.basis for loads in result.env_loads.values() for e in loads}
     if len(result.env_loads) > 1 and "measured" in bases:
@@ -189,19 +232,10 @@ def general_caveats(result: RunAnalysis) -> list[str]:
             "longer."
         )
     out.append(
+        "The figure to plan with is a measured step at or below saturation, rounded down; "
         "USL predictions beyond the highest step are extrapolations: measure before relying "
         "on them."
     )
-    if run.get("generator_saturated"):
-        out.append(
-            "WARNING: the load generator was saturated (CPU, event-loop lag or waiting for a "
-            "CPU): latencies may describe the harness, not the server. Add workers (--workers), "
-            "keep other busy processes off its CPUs, and run again."
-        )
-    if run.get("cancelled_streams"):
-        out.append(
-            f"{run['cancelled_streams']} stream(s) were still running at the end (not measured)."
-        )
     out += [str(n) for n in result.analysis.notes]
     return out
 
@@ -229,36 +263,47 @@ def _env_section(result: RunAnalysis, env: EnvCapacity) -> str:
     return (
         f'<section id="env-{escape(env.env)}"><h2>{escape(env.env)}</h2>'
         f"<p><strong>{escape(result.analysis.recommendation(env.env))}</strong></p>"
+        f"<h3>Caveats</h3><ul>{caveats}</ul>"
         f"<h3>Steps</h3>{render_table(step_table(result, env))}"
         f"<h3>Saturation evidence</h3><p>{escape(env.saturation.evidence())}</p>"
         f"{render_table(evidence_table(env))}"
-        f"<h3>Model</h3><p>{escape(_model_text(env))}</p>"
-        f"<h3>Caveats</h3><ul>{caveats}</ul></section>"
+        f"<h3>Model</h3><p>{escape(_model_text(env))}</p></section>"
+    )
+
+
+def _recommendation_html(result: RunAnalysis) -> str:
+    items = []
+    for env in _envs(result):
+        caveats = "".join(f"<li>{escape(c)}</li>" for c in env.caveats)
+        sentence = escape(result.analysis.recommendation(env.env))
+        items.append(f"<li><strong>{sentence}</strong><ul>{caveats}</ul></li>")
+    table = recommendation_table(result)
+    return (
+        f'<section id="recommendation"><h2>Recommendation</h2><ul>{"".join(items)}</ul>'
+        f"<p>{escape(slo_line(result))}</p>"
+        f"{render_table(Table(table.header[:-1], [row[:-1] for row in table.rows]))}</section>"
     )
 
 
 def render_capacity_html(result: RunAnalysis) -> str:
-    """The whole capacity report page."""
+    """The whole capacity report page: warnings, then the figures and their caveats."""
     envs = _envs(result)
     named = [e for e in envs if e.env != "*"] or envs
     plots = capacity_plots(named, result.summary.get("steps") or [], _uncorrected_points(result))
     general = "".join(f"<li>{escape(c)}</li>" for c in general_caveats(result))
-    table = recommendation_table(result)
+    warnings = "".join(f'<p class="warn">{escape(w)}</p>' for w in run_warnings(result))
     parts = [
         "<header><h1>flowload capacity report</h1>",
-        f'<p class="muted">{escape(_run_line(result))}</p></header>',
-        "<nav>" + "".join(f'<a href="#env-{escape(e.env)}">{escape(e.env)}</a>' for e in envs),
-        '<a href="#caveats">Caveats</a></nav>',
-        '<section id="recommendation"><h2>Recommendation</h2><ul>',
-        "".join(f"<li><strong>{escape(row[-1])}</strong></li>" for row in table.rows),
-        "</ul>",
-        render_table(Table(table.header[:-1], [row[:-1] for row in table.rows])),
-        "</section>",
+        f'<p class="muted">{escape(_run_line(result))}</p>{warnings}</header>',
+        '<nav><a href="#recommendation">Recommendation</a><a href="#caveats">Caveats</a>',
+        "".join(f'<a href="#env-{escape(e.env)}">{escape(e.env)}</a>' for e in envs),
+        "</nav>",
+        _recommendation_html(result),
+        f'<section id="caveats"><h2>Caveats (whole run)</h2><ul>{general}</ul></section>',
         '<section id="plots"><h2>Plots</h2><div class="plots">',
         "".join(map(render_figure, plots)),
         "</div></section>",
         *(_env_section(result, env) for env in envs),
-        f'<section id="caveats"><h2>Caveats (whole run)</h2><ul>{general}</ul></section>',
         (
             '<footer class="note"><p>flowload.capacity/1 · from summary.json; figures in '
             "capacity.json</p></footer>"
@@ -270,27 +315,34 @@ def render_capacity_html(result: RunAnalysis) -> str:
 def render_capacity_md(result: RunAnalysis) -> str:
     """The capacity report as Markdown (for a CI job summary or a PR comment)."""
     lines = ["## flowload capacity report", "", _run_line(result), ""]
+    lines += [f"> **Warning:** {w}\n" for w in run_warnings(result)]
     lines += ["### Recommendation", ""]
-    lines += [f"- {result.analysis.recommendation(env.env)}" for env in _envs(result)]
-    table = recommendation_table(result)
-    lines += ["", render_md_table(Table(table.header[:-1], [row[:-1] for row in table.rows]))]
     for env in _envs(result):
-        lines += ["", f"### {env.env}", "", render_md_table(step_table(result, env)), ""]
-        lines += [f"Saturation: {env.saturation.evidence()}", "", f"Model: {_model_text(env)}", ""]
-        lines += [f"- {c}" for c in env.caveats]
+        lines += [f"- **{result.analysis.recommendation(env.env)}**"]
+        lines += [f"  - {c}" for c in env.caveats]
+    table = recommendation_table(result)
+    lines += ["", slo_line(result), ""]
+    lines += [render_md_table(Table(table.header[:-1], [row[:-1] for row in table.rows]))]
     lines += ["", "### Caveats (whole run)", ""]
     lines += [f"- {c}" for c in general_caveats(result)]
+    for env in _envs(result):
+        lines += ["", f"### {env.env}", ""]
+        lines += [f"- {c}" for c in env.caveats]
+        lines += ["", render_md_table(step_table(result, env)), ""]
+        lines += [f"Saturation: {env.saturation.evidence()}", "", f"Model: {_model_text(env)}"]
     return "\n".join([*lines, ""])
 
 
 def console_table(result: RunAnalysis) -> str:
-    """The recommendation table as plain text for the terminal."""
+    """Warnings, the SLO, the recommendation table and one sentence per env, for the terminal."""
     table = recommendation_table(result)
     rows = [row[:-1] for row in [table.header, *table.rows]]
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
-    text = ["  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)) for r in rows]
-    text.insert(1, "  ".join("-" * w for w in widths))
-    text += ["", *(row[-1] for row in table.rows)]
+    text = [f"WARNING: {w}" for w in run_warnings(result)]
+    text += [slo_line(result), ""]
+    lines = ["  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip() for r in rows]
+    lines.insert(1, "  ".join("-" * w for w in widths))
+    text += [*lines, "", *(row[-1] for row in table.rows)]
     return "\n".join(text)
 
 

@@ -50,7 +50,7 @@ def _throughput_plot(envs: Sequence[EnvCapacity], colours: Mapping[str, str]) ->
         knee = env.saturation.estimated_load
         if env.saturation.status == "found" and knee is not None and env.load_kind == "users":
             ax.axvline(knee, color=colour, lw=0.8, ls=":")
-        best = env.selection.best
+        best = env.recommended.step
         if best is not None and best.goodput is not None:
             x = best.load if env.load_kind == "users" else in_flight(best)
             if x is not None:
@@ -141,7 +141,8 @@ _TEXTS = {
         "Goodput against load, with the fitted USL curve",
         (
             "Dots: ok streams/s measured at each step; dashed: the Universal Scalability Law fit; "
-            "dotted vertical: the saturation estimate; star: the highest step within the SLO."
+            "dotted vertical: the saturation estimate; star: the figure to plan with (the highest "
+            "step within the SLO and not past saturation)."
         ),
     ),
     "cap-ttfi": (

@@ -27,13 +27,16 @@ examples:
 """
 _COMPARE_HELP = """\
 Compare two runs per env and per flow: the change of TTFI, TTFB, duration and per-stream ITL
-percentiles, and whether each change is significant (Mann-Whitney U test and bootstrap intervals
-on the per-stream records). Writes comparison.html and comparison.md.
+percentiles, and whether each change is real (Mann-Whitney U test and bootstrap tests on the
+per-stream records). A change is reported only when it is significant after correcting for the
+number of tests (Holm by default) AND at least as large as the minimum change (default 10 %% of
+the base value and 10 ms). Writes comparison.html and comparison.md, and prints the verdict.
 """
 _COMPARE_EPILOG = """\
 examples:
   flowload compare reports/before reports/after
   flowload compare reports/before reports/after --out reports/after/vs-before
+  flowload compare reports/before reports/after --min-change 5 --min-change-ms 2
 """
 
 
@@ -71,6 +74,30 @@ def _compare_parser() -> argparse.ArgumentParser:
     parser.add_argument("new", type=Path, help="report directory of the run to judge")
     parser.add_argument(
         "--out", type=Path, default=None, help="write the comparison here (default: NEW)"
+    )
+    parser.add_argument(
+        "--alpha", type=float, default=0.05, help="significance level after correction (0.05)"
+    )
+    parser.add_argument(
+        "--correction",
+        choices=("holm", "bh"),
+        default="holm",
+        help="multiple-comparison correction: holm (family-wise, default) or bh "
+        "(Benjamini-Hochberg, false discovery rate)",
+    )
+    parser.add_argument(
+        "--min-change",
+        type=float,
+        default=10.0,
+        metavar="PCT",
+        help="smallest change reported, in %% of the base value (default 10)",
+    )
+    parser.add_argument(
+        "--min-change-ms",
+        type=float,
+        default=10.0,
+        metavar="MS",
+        help="smallest change reported, in milliseconds (default 10)",
     )
     return parser
 
@@ -133,15 +160,27 @@ def _write_rebuilt_summary(directory: Path, out: Path) -> list[Path]:
 
 
 def compare_main(argv: Sequence[str]) -> int:
-    """``flowload compare BASE NEW [--out DIR]``; return the exit code (0 ok, 2 bad input)."""
+    """``flowload compare BASE NEW [--out DIR] ...``; the exit code (0 ok, 2 bad input)."""
     parsed = _parse(_compare_parser(), argv)
     if isinstance(parsed, int):
         return parsed
-    from harness.report import write_comparison  # noqa: PLC0415 - keeps --help fast
+    from harness.report import compare_and_write  # noqa: PLC0415 - keeps --help fast
+    from harness.report.compare import CompareOptions  # noqa: PLC0415
+    from harness.report.compare_md import headline, rule_line  # noqa: PLC0415
 
     try:
-        paths = write_comparison(parsed.base, parsed.new, parsed.out or parsed.new)
+        options = CompareOptions(
+            alpha=parsed.alpha,
+            correction=parsed.correction,
+            min_relative=parsed.min_change / 100.0,
+            min_absolute_ms=parsed.min_change_ms,
+        )
+        out = parsed.out or parsed.new
+        result, paths = compare_and_write(parsed.base, parsed.new, out, options)
     except FlowloadError as exc:
         sys.stderr.write(f"flowload compare: {exc}\n")
         return USAGE_ERROR
+    lines = [f"flowload compare: WARNING: {w}" for w in result.warnings]
+    lines += [f"flowload compare: {headline(result)}", f"flowload compare: {rule_line(result)}"]
+    sys.stdout.write("".join(f"{line}\n" for line in lines))
     return _done("flowload compare", paths)

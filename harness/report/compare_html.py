@@ -7,7 +7,7 @@ from html import escape
 import matplotlib.pyplot as plt
 
 from harness.report.compare import ALL, COMPARED_METRICS, RunComparison
-from harness.report.compare_md import headline
+from harness.report.compare_md import headline, rule_line
 from harness.report.compare_tables import itl_table, metric_table, outcome_table, run_line
 from harness.report.html import page, render_figure, render_table
 from harness.report.load import RunData
@@ -76,10 +76,12 @@ def render_comparison_html(result: RunComparison) -> str:
         f"<li>{escape(run_line(label, run))}</li>"
         for label, run in (("base", result.base), ("new", result.new))
     )
+    warnings = "".join(f'<p class="warn">{escape(w)}</p>' for w in result.warnings)
     parts = [
         (
-            f"<header><h1>flowload comparison</h1><ul>{runs}</ul>"
-            f"<p><strong>{escape(headline(result))}</strong></p></header>"
+            f"<header><h1>flowload comparison</h1><ul>{runs}</ul>{warnings}"
+            f"<p><strong>{escape(headline(result))}</strong></p>"
+            f'<p class="muted">{escape(rule_line(result))}</p></header>'
         ),
         '<section id="plots"><h2>Distributions</h2><div class="plots">'
         + "".join(render_figure(p) for p in comparison_plots(result))

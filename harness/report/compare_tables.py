@@ -3,21 +3,28 @@
 from __future__ import annotations
 
 from harness.report import fmt
-from harness.report.compare import RunComparison, ScopeChange
+from harness.report.compare import MIN_TAIL, RunComparison, ScopeChange
 from harness.report.load import RunData
 from harness.report.tables import Table
 from harness.significance import PercentileChange
 
-SIGNIFICANT = "*"  # marks a percentile whose interval excludes no change
+SIGNIFICANT = "*"  # marks a reported percentile change (significant and large enough)
+SMALL_MARK = "°"  # marks a significant change below the minimum (not reported)
 
 
 def _ms_value(value: float, metric: str) -> str:
     return fmt.ms(value) if metric.endswith("_ms") else f"{value:.3g}"
 
 
-def percentile_cell(change: PercentileChange, metric: str, *, judged: bool) -> str:
-    """``477 ms → 620 ms (+30.0%*)``; ``(n small)`` when the tail is too thin to judge."""
-    mark = SIGNIFICANT if judged and change.significant else ""
+def percentile_cell(
+    change: PercentileChange, metric: str, *, judged: bool, verdict: bool | None = False
+) -> str:
+    """``477 ms → 620 ms (+30.0%*)``; ``(n small)`` when the tail is too thin to judge.
+
+    ``verdict``: True marks a reported change (``*``), None a significant one below the minimum
+    change (``°``), False neither.
+    """
+    mark = SIGNIFICANT if verdict else (SMALL_MARK if verdict is None else "")
     tail = f"{fmt.signed_pct(change.relative)}{mark}" if judged else "n small"
     return f"{_ms_value(change.base, metric)} → {_ms_value(change.new, metric)} ({tail})"
 
@@ -28,12 +35,17 @@ def _streams_cell(scope: ScopeChange) -> str:
 
 def metric_table(result: RunComparison, metric: str) -> Table:
     """One metric across all scopes: percentiles base → new, the U test and a verdict."""
-    header = ["env", "flow", "streams", "p50", "p95", "p99", "U test p", "P(new>base)", "verdict"]
+    header = ["env", "flow", "streams", "p50", "p95", "p99", "U test p (corrected)", "P(new>base)",
+              "verdict"]  # fmt: skip
     rows = []
     for scope in result.scopes:
         change = next(m for m in scope.metrics if m.metric == metric)
-        cells = [percentile_cell(p, metric, judged=ok) for p, ok in
-                 zip(change.percentiles, change.judged, strict=True)]  # fmt: skip
+        cells = [
+            percentile_cell(p, metric, judged=ok, verdict=v)
+            for p, ok, v in zip(
+                change.percentiles, change.judged, change.percentile_verdicts(), strict=True
+            )
+        ]
         cells += ["-"] * (3 - len(cells))
         test = change.test
         rows.append([
@@ -41,16 +53,23 @@ def metric_table(result: RunComparison, metric: str) -> Table:
             scope.flow,
             _streams_cell(scope),
             *cells,
-            "-" if test is None else f"{test.p_value:.3g}",
+            "-" if test is None else f"{change.test_p:.3g}",
             "-" if test is None else f"{test.superiority:.2f}",
             change.verdict,
         ])  # fmt: skip
-    note = (
-        f"{SIGNIFICANT} the {100 * (1 - result.alpha):g}% bootstrap interval of the change "
-        f"excludes 0. Verdict: Mann-Whitney U at alpha={result.alpha:g} (P(new>base) 0.5 = no "
-        f"shift), else a significant percentile. 'n small': fewer than 5 streams beyond it."
+    return Table(header, rows, method_note(result))
+
+
+def method_note(result: RunComparison) -> str:
+    """How the verdicts were reached, in two sentences."""
+    opts = result.options
+    return (
+        f"A change is reported ({SIGNIFICANT}) when it passes {opts.rule()}; {SMALL_MARK} marks "
+        f"a significant change below that minimum (not reported). p-values are corrected over "
+        f"all {result.tests} tests of this comparison (Mann-Whitney U per scope and metric, "
+        "P(new>base) 0.5 = no shift; bootstrap per percentile). 'n small': fewer than "
+        f"{MIN_TAIL} streams beyond the percentile, not judged."
     )
-    return Table(header, rows, note)
 
 
 def outcome_table(result: RunComparison) -> Table:

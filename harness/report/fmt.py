@@ -33,6 +33,12 @@ def ms(value: Any) -> str:
     return f"{number:.1f} ms"
 
 
+def seconds(value: Any) -> str:
+    """A configured time in seconds: ``300 s``, ``2.5 s`` (4 significant digits at most)."""
+    number = _finite(value)
+    return "-" if number is None else f"{number:.4g} s"
+
+
 def pct(value: Any, digits: int = 1) -> str:
     """A fraction as a percentage (``0.123`` → ``12.3%``)."""
     number = _finite(value)

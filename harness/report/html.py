@@ -7,6 +7,7 @@ from html import escape
 from typing import Any
 
 from harness.report import fmt
+from harness.report.health import NOT_RECORDED, health_facts, process_table
 from harness.report.load import RunData
 from harness.report.plots import Plot, build_plots
 from harness.report.tables import (
@@ -54,7 +55,8 @@ nav a { margin-right: 12px; }
   .scroll { overflow: visible; } th, td { white-space: normal; }
 }
 """
-TEXT_COLUMNS = {"gate", "message", "error", "flow-job-id", "problems", "env", "flow", "verdict"}
+TEXT_COLUMNS = {"gate", "message", "error", "flow-job-id", "problems", "env", "flow", "verdict",
+                "cause", "process"}  # fmt: skip
 
 
 def verdict_class(cell: str) -> str:
@@ -130,6 +132,22 @@ def _gates(run: RunData) -> str:
     )
 
 
+def _health_class(cell: str) -> str:
+    return {"kept up": "PASS", "saturated": "FAIL"}.get(cell, "")
+
+
+def _health(run: RunData) -> str:
+    """The clock, its error bound, and each load-generating process's health."""
+    facts = "".join(f"<dt>{escape(k)}</dt><dd>{escape(v)}</dd>" for k, v in health_facts(run))
+    table = process_table(run)
+    processes = (
+        render_table(table, _health_class)
+        if table.rows
+        else f'<p class="muted">Process health: {escape(NOT_RECORDED)}.</p>'
+    )
+    return f'<dl class="facts">{facts}</dl>{processes}'
+
+
 def _streams(run: RunData) -> str:
     failed = failed_streams(run)
     failed_html = render_table(failed) if failed.rows else '<p class="muted">No failed streams.</p>'
@@ -150,6 +168,7 @@ def render_report(run: RunData, plots: list[Plot] | None = None) -> str:
     )
     sections: list[tuple[str, str, str]] = [
         ("envs", "Per environment", render_table(env_side_by_side(run))),
+        ("health", "Generator health", _health(run)),
         ("plots", "Plots", f'<div class="plots">{"".join(map(render_figure, plots))}</div>'),
         ("flows", "Per flow", render_table(flow_table(run))),
         ("percentiles", "Latency percentiles", percentiles),

@@ -8,7 +8,6 @@ keeping an example of each version under ``tests/fixtures/summary/``.
 from __future__ import annotations
 
 import math
-import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -17,21 +16,20 @@ from typing import Any
 import orjson
 
 from harness.errors import FlowloadError
-from harness.flow_api import redact_url
 from harness.records import RecordsError, read_records
 from harness.result import OUTCOMES
 from harness.rundir import STREAMS_FILE, SUMMARY_FILE
-from harness.secrets import MASK
+from harness.secrets import mask_key_text, redact_url
 from harness.stats.block import NOTES
-
-# Defence in depth: the harness never writes a key into a record, but a report is shared widely,
-# so anything that looks like one in free text is masked again on the way in.
-_KEY_IN_TEXT = re.compile(r"(?i)((?:x-)?api[_-]?key\s*[=:]\s*)[^\s&\"',;]+")
 
 
 def mask_secrets(text: str) -> str:
-    """``text`` with ``api_key=...`` / ``x-api-key: ...`` values masked."""
-    return _KEY_IN_TEXT.sub(rf"\g<1>{MASK}", text)
+    """``text`` with key values and URL credentials masked (``env=...`` and the like kept).
+
+    Defence in depth: the harness never writes a key into a record, but a report is shared
+    widely, so anything that looks like one in free text is masked again on the way in.
+    """
+    return mask_key_text(text)
 
 
 class ReportError(FlowloadError):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from harness.report import fmt
+from harness.report.health import health_facts, process_table
 from harness.report.load import RunData
 from harness.report.tables import (
     Table,
@@ -18,7 +19,7 @@ from harness.report.tables import (
 
 MD_FAILED_ROWS = 10
 _LEFT = {"", "env", "flow", "problems", "verdict", "gate", "message", "error", "flow-job-id",
-         "outcome", "started (UTC)", "metric", "change"}  # fmt: skip
+         "outcome", "started (UTC)", "metric", "change", "process", "cause"}  # fmt: skip
 
 
 def md_escape(cell: str) -> str:
@@ -54,6 +55,11 @@ def render_markdown(run: RunData) -> str:
         verdict = f"✅ {text}" if passed else f"❌ {text}"
         lines += ["", f"### Gates: {verdict}", "", render_md_table(gate_table(run))]
     lines += ["", "### Per environment", "", render_md_table(env_side_by_side(run))]
+    lines += ["", "### Generator health", ""]
+    lines += [f"- {label}: {text}" for label, text in health_facts(run)]
+    processes = process_table(run)
+    if processes.rows:
+        lines += ["", render_md_table(processes)]
     lines += ["", "### Per flow", "", render_md_table(flow_table(run))]
     if run.steps:
         lines += ["", "### Load steps", "", render_md_table(steps_table(run))]

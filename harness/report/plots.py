@@ -6,6 +6,7 @@ summary's merged histogram percentiles, because records keep only each stream's 
 
 from __future__ import annotations
 
+import zlib
 from collections.abc import Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
@@ -71,9 +72,24 @@ class Plot:
     missing: str = "no data to draw"
 
 
+# The Flow envs keep their colour on every page (report, comparison, capacity), whatever order
+# or subset of envs a run has; any other name gets one of the remaining colours by its name.
+FLOW_ENV_COLOURS = {"Production": ENV_PALETTE[0], "Test": ENV_PALETTE[1],
+                    "Development": ENV_PALETTE[2]}  # fmt: skip
+_OTHER_COLOURS = ENV_PALETTE[3:]
+
+
+def env_colour(env: str) -> str:
+    """The colour of ``env``, the same on every page and in every run."""
+    known = FLOW_ENV_COLOURS.get(env)
+    if known is not None:
+        return known
+    return _OTHER_COLOURS[zlib.crc32(env.encode("utf-8")) % len(_OTHER_COLOURS)]
+
+
 def env_colours(envs: Sequence[str]) -> dict[str, str]:
-    """A stable colour per env (tab10 in summary order)."""
-    return {env: ENV_PALETTE[i % len(ENV_PALETTE)] for i, env in enumerate(envs)}
+    """Each env's colour (:func:`env_colour`), keyed in the given order."""
+    return {env: env_colour(env) for env in envs}
 
 
 def plot_style() -> AbstractContextManager[None]:

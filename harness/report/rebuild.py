@@ -82,10 +82,26 @@ def _moment(epoch_s: float) -> dt.datetime:
 
 
 def _run_limit(records: list[StreamRecord]) -> float:
-    """The run's limit, recovered from duration / limit_used (the median, so rounding cancels)."""
-    limits = [x for x in (_limit_s(r) for r in records) if x is not None]
-    limit = round(statistics.median(limits), 3) if limits else 0.0
-    return limit if limit > 0 and math.isfinite(limit) else _DEFAULT_LIMIT_S
+    """The run's limit, recovered from duration / limit_used, as it was configured.
+
+    ``limit_used`` is stored to 6 decimals, so a short stream gives a rough quotient (300.3 s
+    from a 0.2 s stream): the longest streams give the precise ones, and a limit is set in whole
+    seconds or a few significant digits, so the median of those is snapped to that.
+    """
+    pairs = [(r.limit_used or 0.0, x) for r in records if (x := _limit_s(r)) is not None]
+    if not pairs:
+        return _DEFAULT_LIMIT_S
+    longest = max(used for used, _ in pairs)
+    limit = statistics.median(x for used, x in pairs if used >= longest / 2)
+    return _configured(limit) if limit > 0 and math.isfinite(limit) else _DEFAULT_LIMIT_S
+
+
+def _configured(limit: float) -> float:
+    """``limit`` as a person would have set it: whole seconds when within 0.1 %, else 3 digits."""
+    whole = round(limit)
+    if whole >= 1 and abs(limit - whole) <= 0.001 * whole:
+        return float(whole)
+    return float(f"{limit:.3g}")
 
 
 def summary_from_records(records: Iterable[StreamRecord]) -> dict[str, Any]:

@@ -16,6 +16,7 @@ MAX_BUCKETS = 60
 _NICE_WIDTHS = (1, 2, 5, 10, 15, 30, 60, 120, 300, 600, 900, 1800, 3600, 7200, 14400)
 MIN_TTFI_SAMPLES = 5  # a bucket's TTFI p95 is drawn from this many streams or more
 TTFI_PER_BUCKET = 20  # aim: streams per env per TTFI bucket, so a p95 is more than the max
+MIN_TTFI_POINTS = 6  # a curve over time needs points: fewer streams per bucket before fewer points
 
 
 @dataclass
@@ -97,9 +98,11 @@ def ttfi_buckets(
 ) -> tuple[float, dict[str, list[float | None]]]:
     """TTFI p95 per env per bucket (by start time), on buckets wide enough to hold a p95.
 
-    The width aims at ``TTFI_PER_BUCKET`` streams of the smallest env per bucket; a bucket with
-    fewer than ``MIN_TTFI_SAMPLES`` streams (or than all of a tiny env's streams) has no value
-    (None) rather than a noisy one.
+    The width comes from the run's length and the smallest env's stream count: it aims at
+    ``TTFI_PER_BUCKET`` streams per bucket, but gives at least ``MIN_TTFI_POINTS`` buckets when
+    each can still hold ``MIN_TTFI_SAMPLES`` streams (a short run is a curve, not one dot), and
+    never more than the run length needs. A bucket with fewer than ``MIN_TTFI_SAMPLES`` streams
+    (or than all of a tiny env's streams) has no value (None) rather than a noisy one.
     """
     per_env: dict[str, list[StreamRecord]] = {}
     for record in records:
@@ -108,7 +111,8 @@ def ttfi_buckets(
     if not per_env:
         return 1.0, {}
     smallest = min(len(v) for v in per_env.values())
-    width = bucket_width(span, max(1, min(MAX_BUCKETS, smallest // TTFI_PER_BUCKET)))
+    wanted = max(smallest // TTFI_PER_BUCKET, min(MIN_TTFI_POINTS, smallest // MIN_TTFI_SAMPLES))
+    width = bucket_width(span, max(1, min(MAX_BUCKETS, wanted)))
     size = max(1, math.ceil(span / width)) if span > 0 else 1
     out: dict[str, list[float | None]] = {}
     for env, env_records in per_env.items():

@@ -220,7 +220,7 @@ def run_facts(run: RunData) -> list[tuple[str, str]]:
         ("mode", str(info.get("mode") or "closed")),
         ("users", "-" if users is None else str(users)),
         ("workers", str(info.get("workers", "-"))),
-        ("limit", f"{run.limit_s:g} s"),
+        ("limit", fmt.seconds(run.limit_s)),
         ("scenario", str(info.get("scenario") or "-")),
         ("versions", f"flowload {info.get('harness_version', '?')}, locust "
                      + str(info.get("locust_version", "?"))),
@@ -229,13 +229,16 @@ def run_facts(run: RunData) -> list[tuple[str, str]]:
 
 def run_warnings(run: RunData) -> list[str]:
     """What makes this run's numbers less trustworthy, one sentence each."""
+    from harness.report.health import saturation_summary  # noqa: PLC0415 - imports this module
+
     info = run.run
     warnings = []
     if info.get("generator_saturated"):
+        cause = saturation_summary(info) or "CPU, event-loop lag or waiting for a CPU"
         warnings.append(
-            "The load generator was saturated (CPU, event-loop lag or waiting for a CPU): "
-            "latencies may describe the harness, not the server. Use fewer users per process or "
-            "more workers, and keep other busy processes off its CPUs."
+            f"The load generator was saturated ({cause}): latencies may describe the harness, "
+            "not the server. Use fewer users per process or more workers, and keep other busy "
+            "processes off its CPUs."
         )
     if info.get("interrupted"):
         warnings.append("The run was interrupted before its planned end.")

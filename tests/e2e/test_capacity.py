@@ -97,6 +97,11 @@ def test_stepped_run_finds_the_knee_at_the_slot_count(
     estimate = saturation["estimated_load"]
     assert abs(estimate - slots) <= 0.2 * slots, (estimate, saturation["evidence"])
     assert "Production:" in output  # the recommendation table went to the console
+    # The figure to plan with lies at or below the knee, in concurrent streams.
+    figure = env["recommended"]
+    assert figure["load"] is not None
+    assert figure["load"] <= slots, (figure, saturation["evidence"])
+    assert f"Production: plan for {figure['load']:g} concurrent streams (" in output
     html = (report / "capacity.html").read_text(encoding="utf-8")
     assert html.count("<svg") >= 2
     assert "<script" not in html

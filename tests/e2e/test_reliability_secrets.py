@@ -23,6 +23,7 @@ from tests.e2e.conftest import (
     FLOWS,
     free_port,
     load_json,
+    load_jsonl,
     locust_command,
     locust_env,
     run_locust,
@@ -175,6 +176,10 @@ def test_a_wrong_key_gives_401s_and_leaks_nothing(
     summary = load_json(tmp_path / "report" / "summary.json")
     assert summary["overall"]["outcomes"]["http_error"] == summary["overall"]["streams"]
     assert "401" in out + err
+    # The key is masked, the env (not a secret) is not: the error says which env refused it.
+    errors = {r["error"] for r in load_jsonl(tmp_path / "report" / "streams.jsonl")}
+    for env in ("Production", "Development"):
+        assert any(f"not valid for env {env}" in e for e in errors), errors
     assert_no_leak([right, wrong], {"stdout": out, "stderr": err}, tmp_path, set())
 
 
