@@ -246,17 +246,11 @@ def test_a_ca_bundle_without_certificates_is_refused_at_start(tmp_path: Path) ->
     empty.write_text("not a certificate\n", encoding="utf-8")
     proc = run_locust(
         [
-            "--headless",
-            "-u",
-            "1",
-            "-t",
-            "2s",
-            "--host",
-            "https://127.0.0.1:9",
-            "--ca-bundle",
-            str(empty),
+            *("--headless", "-u", "1", "-t", "2s", "--ca-bundle", str(empty)),
+            *("--flow-config", str(scenario(tmp_path, "https://127.0.0.1:9"))),
         ],
         cwd=tmp_path,
+        env={"PROD_E2E_KEY": KEY},
     )
     assert proc.returncode == 3, proc.stderr[-2000:]
     assert "holds no PEM certificate" in proc.stderr

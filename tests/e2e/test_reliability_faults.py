@@ -239,7 +239,9 @@ def _closed_port() -> int:
 def test_network_failures_are_connect_errors(tmp_path: Path, host: str, kind: str) -> None:
     url = "http://" + host.format(closed=_closed_port())
     proc, summary, records = _network_run(tmp_path, url)
-    assert proc.returncode == 1, proc.stderr[-3000:]
+    # The first streams all failed the same configuration-class way: the run stops early.
+    assert proc.returncode == 3, proc.stderr[-3000:]
+    assert "Stopping the run (exit 3)" in proc.stderr
     assert_clean_run(proc, summary, records)
     assert summary["overall"]["outcomes"]["connect_error"] == len(records)
     assert all(f"connect ({kind})" in r["error"] for r in records), records[0]
@@ -254,7 +256,8 @@ def test_tls_failure_and_the_ways_to_trust_a_server(tmp_path: Path) -> None:
         url = server.url().rstrip("/")
         # Verification is on by default: a self-signed certificate is a connect error "tls".
         proc, summary, records = _network_run(tmp_path / "verify", url)
-        assert proc.returncode == 1, proc.stderr[-3000:]
+        assert proc.returncode == 3, proc.stderr[-3000:]
+        assert "Stopping the run (exit 3)" in proc.stderr
         assert_clean_run(proc, summary, records)
         assert all(r["outcome"] == "connect_error" for r in records)
         assert all("connect (tls)" in r["error"] for r in records), records[0]
