@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 from harness.capacity_analysis import analyse_run
 from harness.config import loads_scenario
 from harness.report.capacity import render_capacity_html
+from harness.report.colours import env_colour
 from harness.report.compare import compare_runs
 from harness.report.compare_html import render_comparison_html
 from harness.report.load import load_run
@@ -20,8 +21,6 @@ from harness.report.plots import (
     PLOT_KEYS,
     build_plots,
     cdf_points,
-    env_colour,
-    env_colours,
 )
 from tests.test_report_capacity import _summary as _capacity_summary
 from tests.test_report_fixtures import FIXTURES, synthetic_records, write_run
@@ -74,20 +73,6 @@ def test_cdf_points_are_a_thinned_monotone_cdf(values: list[float]) -> None:
     assert xs[0] == min(values)
     assert xs[-1] == max(values)
     assert ys[-1] == 1.0
-
-
-def test_env_colours_are_stable_and_distinct() -> None:
-    colours = env_colours(["Production", "Test", "Development"])
-    assert colours == env_colours(["Production", "Test", "Development"])
-    assert len(set(colours.values())) == 3
-
-
-def test_an_env_has_one_colour_whatever_the_order_or_the_other_envs() -> None:
-    alone = env_colours(["Production"])["Production"]
-    assert env_colours(["Development", "Test", "Production"])["Production"] == alone
-    assert env_colours(["Test", "Production"])["Production"] == alone
-    assert env_colours(["Development"])["Development"] != alone
-    assert env_colour("*") == env_colour("*")  # any other name: stable by its name
 
 
 def test_report_comparison_and_capacity_pages_draw_an_env_in_one_colour(tmp_path: Path) -> None:

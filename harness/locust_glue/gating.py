@@ -1,6 +1,6 @@
 """Gates in a Locust run: options, startup parsing, abort-on-fail watch, end-of-run verdicts.
 
-The lead's lifecycle calls, in this order:
+The run lifecycle (``lifecycle.py``) calls, in this order:
 
 - :func:`add_gate_options` from the parser hook (adds ``--gate``, ``--baseline``,
   ``--gate-min-streams``, ``--gate-alpha``, ``--gate-allow-partial``);

@@ -21,6 +21,7 @@ from harness.locust_glue.lifecycle import cut_streams
 from harness.locust_glue.live import view_of
 from harness.locust_glue.state import GlueState, state_of
 from harness.locust_glue.webui_form import check_swarm_form, fill_form
+from harness.report.colours import env_colours
 from harness.result import OUTCOMES
 
 logger = logging.getLogger("flowload")
@@ -31,7 +32,6 @@ SCRIPT_PATH = "/flowload/streaming.js"
 REPORT_PATH = "/flowload/report"
 STATIC_DIR = Path(__file__).with_name("static")
 # One colour per env, as in the reports (matplotlib's tab10 in env-name order).
-ENV_COLOURS = {"Development": "#1f77b4", "Production": "#ff7f0e", "Test": "#2ca02c"}
 _LATENCY_COLUMNS = (
     ("ttfi_p50_ms", "TTFI p50 (ms)"),
     ("ttfi_p95_ms", "TTFI p95 (ms)"),
@@ -125,7 +125,7 @@ def live_payload(environment: Any) -> dict[str, Any]:
     payload: dict[str, Any] = view.to_json() if view is not None else {"envs": [], "t": []}
     runner = environment.runner
     payload["state"] = str(getattr(runner, "state", "")) if runner is not None else ""
-    payload["colours"] = ENV_COLOURS
+    payload["colours"] = env_colours(payload["envs"])
     payload["error"] = state.setup_failed if state is not None else None
     report = _report_file(state) if state is not None else None
     payload["report"] = {"url": REPORT_PATH, "dir": str(report.parent)} if report else None

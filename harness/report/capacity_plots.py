@@ -13,7 +13,8 @@ from typing import Any
 import matplotlib.pyplot as plt
 
 from harness.capacity import EnvCapacity, in_flight
-from harness.report.plots import Plot, env_colours, plot_style
+from harness.report.colours import env_colours
+from harness.report.plots import Plot, plot_style
 from harness.report.svg import figure_svg
 
 _X_LABEL = {

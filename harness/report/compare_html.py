@@ -6,12 +6,13 @@ from html import escape
 
 import matplotlib.pyplot as plt
 
+from harness.report.colours import env_colours
 from harness.report.compare import ALL, COMPARED_METRICS, RunComparison
 from harness.report.compare_md import headline, rule_line
 from harness.report.compare_tables import itl_table, metric_table, outcome_table, run_line
 from harness.report.html import page, render_figure, render_table
 from harness.report.load import RunData
-from harness.report.plots import Plot, cdf_points, env_colours, plot_style
+from harness.report.plots import Plot, cdf_points, plot_style
 from harness.report.svg import figure_svg
 
 _PLOTTED: tuple[tuple[str, str, float, str], ...] = (

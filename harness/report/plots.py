@@ -6,7 +6,6 @@ summary's merged histogram percentiles, because records keep only each stream's 
 
 from __future__ import annotations
 
-import zlib
 from collections.abc import Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
@@ -17,6 +16,7 @@ import matplotlib as mpl
 mpl.use("Agg")  # before pyplot: no display, no GUI toolkit, same output everywhere
 import matplotlib.pyplot as plt
 
+from harness.report.colours import env_colours
 from harness.report.fmt import PERCENTILES
 from harness.report.load import RunData, StreamRecord
 from harness.report.series import TimeSeries, build_series
@@ -36,18 +36,6 @@ PLOT_STYLE: dict[str, Any] = {
     "figure.figsize": (7.2, 3.0),
     "lines.linewidth": 1.4,
 }
-ENV_PALETTE = (
-    "#1f77b4",
-    "#ff7f0e",
-    "#2ca02c",
-    "#d62728",
-    "#9467bd",
-    "#8c564b",
-    "#e377c2",
-    "#7f7f7f",
-    "#bcbd22",
-    "#17becf",
-)  # matplotlib's tab10, fixed here: stable colours
 OUTCOME_COLOURS = {
     "ok": "#4c9a2a",
     "http_error": "#d62728",
@@ -70,26 +58,6 @@ class Plot:
     caption: str
     svg: str | None  # None: nothing to draw (``missing`` says why)
     missing: str = "no data to draw"
-
-
-# The Flow envs keep their colour on every page (report, comparison, capacity), whatever order
-# or subset of envs a run has; any other name gets one of the remaining colours by its name.
-FLOW_ENV_COLOURS = {"Production": ENV_PALETTE[0], "Test": ENV_PALETTE[1],
-                    "Development": ENV_PALETTE[2]}  # fmt: skip
-_OTHER_COLOURS = ENV_PALETTE[3:]
-
-
-def env_colour(env: str) -> str:
-    """The colour of ``env``, the same on every page and in every run."""
-    known = FLOW_ENV_COLOURS.get(env)
-    if known is not None:
-        return known
-    return _OTHER_COLOURS[zlib.crc32(env.encode("utf-8")) % len(_OTHER_COLOURS)]
-
-
-def env_colours(envs: Sequence[str]) -> dict[str, str]:
-    """Each env's colour (:func:`env_colour`), keyed in the given order."""
-    return {env: env_colour(env) for env in envs}
 
 
 def plot_style() -> AbstractContextManager[None]:

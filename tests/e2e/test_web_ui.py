@@ -12,6 +12,7 @@ from typing import Any
 import orjson
 import pytest
 
+from harness.report.colours import env_colour
 from harness.simulator import SimulatorProcess
 from tests.e2e.conftest import (
     E2E_KEY,
@@ -134,6 +135,7 @@ def test_reset_resets_the_streaming_tab(tmp_path: Path) -> None:
     with web_locust(tmp_path, *args) as web:
         web.wait_for("20 streams", lambda: _all_row(web.streaming_rows())["streams"] >= 20)
         web.wait_for("3 samples", lambda: len(web.json("/flowload/live.json")["t"]) >= 3)
+        before = web.json("/flowload/live.json")
         assert web.post("/stats/reset") == "ok"
         after = _all_row(web.streaming_rows())["streams"]
         live = web.json("/flowload/live.json")
@@ -141,6 +143,9 @@ def test_reset_resets_the_streaming_tab(tmp_path: Path) -> None:
         web.stop_process()
     assert after <= 6, after  # the streams that ended since the reset: at most one per user
     assert len(live["t"]) <= 1
+    # The charts draw each env in the colour the reports give it.
+    assert "Production" in before["envs"]
+    assert before["colours"] == {env: env_colour(env) for env in before["envs"]}
     # The run's own record keeps every stream of the test.
     assert load_json(tmp_path / "r" / "summary.json")["overall"]["streams"] >= 20
 
