@@ -23,6 +23,7 @@ without Close/Reset keep the connection open for the next request (keep-alive).
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import socket
 import ssl
 import struct
@@ -63,12 +64,16 @@ Parts = Iterable[tuple[float, bytes]]
 
 @dataclass(frozen=True)
 class RecordedRequest:
-    """What the server received: method, target (path?query), lower-cased headers, body."""
+    """What the server received: method, target (path?query), lower-cased headers, body.
+
+    ``nth_on_connection`` counts requests on their TCP connection from 1 (2+: kept alive).
+    """
 
     method: str
     target: str
     headers: dict[str, str]
     body: bytes
+    nth_on_connection: int = 1
 
 
 def response_head(status: int, headers: Sequence[tuple[str, str]]) -> bytes:
@@ -247,10 +252,13 @@ class ScriptedServer:
                 sock = self._tls.wrap_socket(raw, server_side=True)
                 self._socks.append(sock)
             reader = _RequestReader(sock)
+            nth = 0
             while not self._stop.is_set():
                 request = reader.next_request()
                 if request is None:
                     return
+                nth += 1
+                request = dataclasses.replace(request, nth_on_connection=nth)
                 with self._shared.lock:
                     self._shared.requests.append(request)
                 script = self._script(request) if callable(self._script) else self._script
