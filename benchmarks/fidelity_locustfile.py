@@ -20,7 +20,7 @@ import orjson
 from locust import events
 
 import harness.locust_glue as glue
-from harness.result import StreamResult
+from harness.results.stream import StreamResult
 
 glue.install()
 

@@ -37,9 +37,9 @@ import gevent  # noqa: E402
 import psutil  # noqa: E402
 from gevent.pool import Pool  # noqa: E402
 
-from harness.measure import StreamLimits, measure_stream  # noqa: E402
 from harness.reader import ItemReader  # noqa: E402
-from harness.result import Outcome, StreamResult  # noqa: E402
+from harness.results.stream import Outcome, StreamResult  # noqa: E402
+from harness.run.measure import StreamLimits, measure_stream  # noqa: E402
 from harness.simulator import SimulatorProcess  # noqa: E402
 from harness.stats import Recorder  # noqa: E402
 from harness.transport import HttpClient, HttpRequest  # noqa: E402

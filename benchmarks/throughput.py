@@ -103,9 +103,9 @@ def client_main(spec: dict[str, Any]) -> None:
     monkey.patch_all()
     import gevent
 
-    from harness.measure import StreamLimits, measure_stream
-    from harness.result import StreamResult
-    from harness.session import RunSession
+    from harness.results.stream import StreamResult
+    from harness.run.measure import StreamLimits, measure_stream
+    from harness.run.session import RunSession
     from harness.transport import HttpClient, HttpRequest, TransportOptions
 
     variant, url = spec["variant"], spec["url"]
@@ -263,8 +263,8 @@ def recording_cost(items_per_stream: int = 100, streams: int = 3000) -> dict[str
     """
     import random
 
-    from harness.result import Outcome, StreamResult
-    from harness.session import RunSession
+    from harness.results.stream import Outcome, StreamResult
+    from harness.run.session import RunSession
 
     rng = random.Random(1)
     results = [

@@ -117,8 +117,8 @@ def follow_flowload(port: int, path: str, tally: Tally) -> None:
 
 def follow_measure(port: int, path: str, tally: Tally) -> None:
     """The whole per-stream path: transport + ItemReader (orjson) + measure_stream bookkeeping."""
-    from harness.measure import StreamLimits, measure_stream
     from harness.reader import ItemReader
+    from harness.run.measure import StreamLimits, measure_stream
     from harness.transport import HttpClient, HttpRequest
 
     client = HttpClient()
@@ -255,11 +255,11 @@ def main() -> None:
     import geventhttpclient
     import h11
 
-    import harness.measure
     import harness.reader
+    import harness.run.measure
     import harness.transport
 
-    _ = (geventhttpclient, h11, harness.measure, harness.reader, harness.transport)
+    _ = (geventhttpclient, h11, harness.run.measure, harness.reader, harness.transport)
     scenarios = (
         [(10, 20, 20.0)] if args.quick else [(200, 150, 20.0), (50, 400, 5.0), (1, 300, 10.0)]
     )

@@ -6,7 +6,7 @@ The public surface is small on purpose; see the modules named below for details.
 from __future__ import annotations
 
 from harness.errors import ConfigError, FlowloadError
-from harness.result import Outcome, StreamResult
+from harness.results.stream import Outcome, StreamResult
 
 __all__ = ["ConfigError", "FlowloadError", "Outcome", "StreamResult", "__version__"]
 __version__ = "0.1.0"

@@ -35,7 +35,6 @@ __all__ = [
     "parse_auth_mode",
     "parse_env",
     "parse_execution_endpoint",
-    "redact_url",
 ]
 
 KEY_HEADER = "x-api-key"

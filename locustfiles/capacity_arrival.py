@@ -7,9 +7,6 @@ arrivals beyond ``max_in_flight`` are dropped and counted. In distributed mode e
 an equal share of the rate.
 """
 
-from harness.locust_glue import install
-from harness.locust_glue.capacity import ArrivalFlowUser, ArrivalShape
-
-install()
+from harness.locust_glue.locustfiles.capacity_arrival import ArrivalFlowUser, ArrivalShape
 
 __all__ = ["ArrivalFlowUser", "ArrivalShape"]

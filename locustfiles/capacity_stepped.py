@@ -5,9 +5,6 @@
 ``flowload capacity`` runs this for you and adds the analysis and the capacity report.
 """
 
-from harness.locust_glue import install
-from harness.locust_glue.capacity import SteppedFlowUser, SteppedShape
-
-install()
+from harness.locust_glue.locustfiles.capacity_stepped import SteppedFlowUser, SteppedShape
 
 __all__ = ["SteppedFlowUser", "SteppedShape"]

@@ -6,8 +6,6 @@ Options: --flow-config, --flow-env, --report-dir, --api-key-mode, --stall-timeou
 reads a locustfile).
 """
 
-from harness.locust_glue import FlowStreamUser, install
-
-install()
+from harness.locust_glue.locustfiles.flow_stream import FlowStreamUser
 
 __all__ = ["FlowStreamUser"]

@@ -2,9 +2,10 @@
 
 :func:`record_runs` makes runs that each send a fixed number of streams (the plan's weighted
 round robin, so every run sends the same (env, flow) mix) from greenlets with their own
-:class:`~harness.transport.HttpClient`, measures them with :func:`~harness.measure.measure_stream`,
-records them with a :class:`~harness.session.RunSession` and writes ``streams.jsonl`` and
-``summary.json`` as a run does.
+:class:`~harness.transport.HttpClient`, measures them with
+:func:`~harness.run.measure.measure_stream`, records them with a
+:class:`~harness.run.session.RunSession` and writes ``streams.jsonl`` and ``summary.json`` as a
+run does.
 
 The simulator draws each stream's timings from its seed and the stream's number within its
 (env, flow); two simulators started with the same seed and sent the same runs in the same order
@@ -22,12 +23,13 @@ import gevent
 from gevent.pool import Pool
 
 from harness.config import loads_scenario
-from harness.measure import measure_stream
-from harness.plan import StreamTarget
-from harness.result import StreamResult
-from harness.rundir import STREAMS_FILE, SUMMARY_FILE
-from harness.session import ResolvedRun, RunSession, resolve_run
-from harness.summary import RunInfo, build_summary, write_summary
+from harness.results.paths import STREAMS_FILE, SUMMARY_FILE
+from harness.results.stream import StreamResult
+from harness.results.summary import RunInfo, build_summary, write_summary
+from harness.run.measure import measure_stream
+from harness.run.request_mix import StreamTarget
+from harness.run.resolve import ResolvedRun, resolve_run
+from harness.run.session import RunSession
 from harness.transport import HttpClient
 
 # Short streams with random timings (the A/A runs) and the same with TTFI doubled (the A/B run).

@@ -26,9 +26,8 @@ from harness.flow_api import (
     parse_auth_mode,
     parse_env,
     parse_execution_endpoint,
-    redact_url,
 )
-from harness.secrets import ApiKey
+from harness.secrets import ApiKey, redact_url
 from harness.transport import HttpRequest
 
 # Seeded (a failure replays exactly) and no deadline (the machine is shared).

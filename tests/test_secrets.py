@@ -13,7 +13,7 @@ from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 from harness.errors import ConfigError
-from harness.measure import StreamLimits, measure_stream
+from harness.run.measure import StreamLimits, measure_stream
 from harness.secrets import (
     MASK,
     ApiKey,

@@ -1,8 +1,8 @@
 """Service-level objectives for capacity runs, and the highest step that meets them.
 
-Objectives are written like gates (``ttfi.p95 < 800ms``, ``error_rate <= 1%``) or as flat
-keys (``ttfi_p95_ms <= 800``), and come from the scenario's ``[[gates]]`` or from a
-``[capacity.slo]`` table::
+Objectives are written in the gates' language (:mod:`harness.criteria`: ``ttfi.p95 < 800ms``,
+``error_rate <= 1%``, ``outcomes.stalled == 0``, flat ``ttfi_p95_ms <= 800``), and come from
+the scenario's ``[[gates]]`` or from a ``[capacity.slo]`` table::
 
     [capacity.slo]
     ttfi_p95_ms = 800            # a bare number is an upper limit (<=)
@@ -13,27 +13,16 @@ keys (``ttfi_p95_ms <= 800``), and come from the scenario's ``[[gates]]`` or fro
 
 from __future__ import annotations
 
-import math
-import operator
-import re
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any, Protocol
 
 from harness.capacity.errors import CapacityError
 from harness.capacity.steps import StepResult, ordered
+from harness.criteria import GateError, Op, parse_gate
 
-_TIME_METRICS = {"ttfb": "ttfb_ms", "ttfi": "ttfi_ms", "itl": "itl_ms", "duration": "duration_ms"}
-_STATS = ("count", "min", "mean", "p50", "p90", "p95", "p99", "p99.9", "max")
-_RATIOS = ("error_rate",)
-_PLAIN = ("streams_per_s", "items_per_s", "streams", "items", "bytes")
-_OPS: dict[str, Callable[[float, float], bool]] = {
-    "<=": operator.le,
-    ">=": operator.ge,
-    "<": operator.lt,
-    ">": operator.gt,
-}
+_RATIOS = ("error_rate", "limit_used")
 _LABELS = {
     "ttfb_ms": "TTFB",
     "ttfi_ms": "TTFI",
@@ -44,21 +33,6 @@ _LABELS = {
     "streams_per_s": "streams/s",
     "items_per_s": "items/s",
 }
-_EXPR = re.compile(
-    r"^\s*(?P<metric>[A-Za-z_][A-Za-z0-9_.]*)\s*(?P<op><=|>=|<|>|==|!=|=)\s*"
-    r"(?P<value>[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?)\s*(?P<unit>ms|s|%)?\s*$"
-)
-_FLAT = re.compile(
-    r"^(?:(?P<metric>ttfb|ttfi|itl|duration)_(?P<stat>[a-z0-9_]+?)_(?P<unit>ms|s)"
-    r"|(?P<ratio>limit_used)_(?P<rstat>[a-z0-9_]+))$"
-)
-_HELP = (
-    "write METRIC[.STAT] OP VALUE[UNIT], e.g. 'ttfi.p95 < 800ms', 'error_rate <= 1%', "
-    "'limit_used.max < 0.8' or flat 'ttfi_p95_ms <= 800'; metrics: "
-    f"{', '.join([*_TIME_METRICS, 'limit_used', *_RATIOS, *_PLAIN, 'outcomes.<name>'])}; "
-    f"stats: {', '.join(_STATS)}; operators: {', '.join(_OPS)}; units: ms, s (times), "
-    "% (error_rate, limit_used)"
-)
 
 
 class GateLike(Protocol):
@@ -83,9 +57,10 @@ class Objective:
 
     block: str
     stat: str | None
-    op: str
+    op: Op
     threshold: float
     text: str = field(default="", compare=False)
+    env: str | None = field(default=None, compare=False)  # limited to this env (None: all)
 
     def observed(self, step: StepResult) -> float | None:
         """The step's value for this objective (None when the step has no such data)."""
@@ -97,13 +72,13 @@ class Objective:
 
     def met_by(self, value: float) -> bool:
         """Whether an observed value meets the objective."""
-        return _OPS[self.op](value, self.threshold)
+        return self.op.holds(value, self.threshold)
 
     def describe(self) -> str:
         """A human label, e.g. ``TTFI p95 < 800 ms`` or ``error rate <= 1%``."""
         label = _LABELS.get(self.block, self.block)
         name = f"{label} {self.stat}" if self.stat else label
-        return f"{name} {self.op} {format_value(self.block, self.threshold)}"
+        return f"{name} {self.op.value} {format_value(self.block, self.threshold)}"
 
 
 def format_value(block: str, value: float) -> str:
@@ -111,64 +86,39 @@ def format_value(block: str, value: float) -> str:
     if block.endswith("_ms"):
         # Long times (durations near the 300 s limit) read better in seconds.
         return f"{value / 1000:.4g} s" if abs(value) >= 10_000 else f"{value:.4g} ms"
-    if block in (*_RATIOS, "limit_used"):
+    if block in _RATIOS:
         return f"{value * 100:.3g}%"
     return f"{value:.4g}"
 
 
-def parse_objective(text: str) -> Objective:
-    """Parse one objective; raise CapacityError listing what is valid."""
+def parse_objective(text: str, env: str | None = None) -> Objective:
+    """Parse one objective (the gates' language: :mod:`harness.criteria`); CapacityError if bad.
+
+    A selector (``Production: ...``) or ``env`` limits it to one env; a flow selector, a
+    baseline or ``significant`` have no meaning for a capacity step and are refused.
+    """
     if not isinstance(text, str):
         raise CapacityError(f"an SLO must be a string like 'ttfi.p95 < 800ms', got {text!r}")
-    match = _EXPR.match(text)
-    if match is None:
-        raise CapacityError(f"cannot read SLO {text!r}: {_HELP}")
-    op = match["op"]
-    if op not in _OPS:
-        raise CapacityError(f"SLO {text!r}: operator {op!r} is not a bound; {_HELP}")
-    block, stat, flat_unit = _metric(match["metric"], text)
-    value = float(match["value"])
-    unit = match["unit"] or flat_unit
-    threshold = _in_block_units(block, value, unit, text)
-    return Objective(block, stat, op, threshold, text.strip())
-
-
-def _metric(name: str, text: str) -> tuple[str, str | None, str | None]:
-    flat = _FLAT.match(name)
-    if flat is not None:
-        stat = (flat["stat"] or flat["rstat"]).replace("_", ".")
-        stat = "p99.9" if stat in ("p999", "p99.9") else stat
-        name = f"{flat['metric'] or flat['ratio']}.{stat}"
-    base, _, stat_part = name.partition(".")
-    if base == "outcomes" and stat_part:
-        return name, None, None
-    if base.endswith("_ms") and base.removesuffix("_ms") in _TIME_METRICS:
-        base = base.removesuffix("_ms")
-    if base in _TIME_METRICS or base == "limit_used":
-        stat_name = stat_part or "p95"
-        if stat_name not in _STATS:
-            raise CapacityError(f"SLO {text!r}: unknown statistic {stat_name!r}; {_HELP}")
-        block = _TIME_METRICS.get(base, base)
-        return block, stat_name, flat["unit"] if flat else None
-    if base in (*_RATIOS, *_PLAIN) and not stat_part:
-        return base, None, None
-    raise CapacityError(f"SLO {text!r}: unknown metric {name!r}; {_HELP}")
-
-
-def _in_block_units(block: str, value: float, unit: str | None, text: str) -> float:
-    if not math.isfinite(value):
-        raise CapacityError(f"SLO {text!r}: the value must be a finite number")
-    if block.endswith("_ms"):
-        if unit == "%":
-            raise CapacityError(f"SLO {text!r}: a time takes ms or s, not %")
-        return value * 1000.0 if unit == "s" else value
-    if unit in ("ms", "s"):
-        raise CapacityError(f"SLO {text!r}: {block} is not a time; drop the unit {unit!r}")
-    if unit == "%":
-        if block not in (*_RATIOS, "limit_used"):
-            raise CapacityError(f"SLO {text!r}: % only fits error_rate and limit_used")
-        return value / 100.0
-    return value
+    try:
+        gate = parse_gate(text, what="SLO")
+    except GateError as exc:
+        raise CapacityError(str(exc)) from None
+    if gate.flow is not None or gate.uses_baseline or gate.significant:
+        raise CapacityError(
+            f"SLO {text!r}: capacity is judged per env and per step; a flow, a baseline or "
+            "'significant' does not apply (write e.g. 'Production: ttfi.p95 < 800ms')"
+        )
+    metric = gate.metric
+    threshold = gate.threshold.resolve(metric.kind)
+    assert threshold is not None  # noqa: S101 - absolute thresholds always resolve
+    selected = env if gate.env is None else str(gate.env)
+    if metric.name == "outcomes":
+        return Objective(
+            f"outcomes.{metric.stat}", None, gate.op, threshold, text.strip(), selected
+        )
+    if len(metric.path) == 2:
+        return Objective(metric.path[0], metric.stat, gate.op, threshold, text.strip(), selected)
+    return Objective(metric.name, None, gate.op, threshold, text.strip(), selected)
 
 
 @dataclass(frozen=True, slots=True)
@@ -192,31 +142,43 @@ class Slo:
 
 def slo_from_exprs(common: Iterable[str], by_env: Mapping[str, Iterable[str]] | None = None) -> Slo:
     """Build an SLO from expression strings (e.g. ``--slo`` options)."""
-    envs = {env: tuple(parse_objective(t) for t in texts) for env, texts in (by_env or {}).items()}
-    return Slo(tuple(parse_objective(t) for t in common), envs)
+    objectives = [parse_objective(t) for t in common]
+    objectives += [parse_objective(t, env) for env, texts in (by_env or {}).items() for t in texts]
+    return _grouped(objectives)
+
+
+def _grouped(objectives: Iterable[Objective]) -> Slo:
+    """An SLO from objectives, each under its env (or common when it has none)."""
+    common: list[Objective] = []
+    by_env: dict[str, list[Objective]] = {}
+    for objective in objectives:
+        if objective.env is None:
+            common.append(objective)
+        else:
+            by_env.setdefault(objective.env, []).append(objective)
+    return Slo(tuple(common), {env: tuple(found) for env, found in by_env.items()})
 
 
 def slo_from_table(table: Mapping[str, Any]) -> Slo:
     """Read a ``[capacity.slo]`` table (see the module docstring for its shape)."""
     if not isinstance(table, Mapping):
         raise CapacityError(f"[capacity.slo] must be a table, got {type(table).__name__}")
-    common: list[Objective] = []
-    by_env: dict[str, tuple[Objective, ...]] = {}
+    objectives: list[Objective] = []
     for key, value in table.items():
         if isinstance(value, Mapping):
-            by_env[str(key)] = tuple(_table_entry(f"{key}.{k}", k, v) for k, v in value.items())
+            objectives += [_table_entry(f"{key}.{k}", k, v, str(key)) for k, v in value.items()]
         else:
-            common.append(_table_entry(str(key), str(key), value))
-    return Slo(tuple(common), by_env)
+            objectives.append(_table_entry(str(key), str(key), value))
+    return _grouped(objectives)
 
 
-def _table_entry(where: str, metric: str, value: object) -> Objective:
+def _table_entry(where: str, metric: str, value: object, env: str | None = None) -> Objective:
     if isinstance(value, bool):
         raise CapacityError(f"[capacity.slo] {where}: expected a number or '< 800ms', got a bool")
     if isinstance(value, (int, float)):
-        return parse_objective(f"{metric} <= {value!r}")
+        return parse_objective(f"{metric} <= {value!r}", env)
     if isinstance(value, str):
-        return parse_objective(f"{metric} {value}")
+        return parse_objective(f"{metric} {value}", env)
     raise CapacityError(
         f"[capacity.slo] {where}: expected a number (an upper limit) or a string like "
         f"'< 800ms', got {type(value).__name__}"
@@ -228,8 +190,7 @@ def slo_from_gates(gates: Iterable[GateLike]) -> tuple[Slo, list[str]]:
 
     Capacity is per env, so a gate on one flow, or one against a baseline, is left out (noted).
     """
-    common: list[Objective] = []
-    by_env: dict[str, list[Objective]] = {}
+    objectives: list[Objective] = []
     notes: list[str] = []
     for gate in gates:
         if gate.flow is not None:
@@ -238,12 +199,8 @@ def slo_from_gates(gates: Iterable[GateLike]) -> tuple[Slo, list[str]]:
         if "baseline" in gate.expr:
             notes.append(f"gate {gate.expr!r} compares to a baseline; not used as a SLO")
             continue
-        objective = parse_objective(gate.expr)
-        if gate.env is None:
-            common.append(objective)
-        else:
-            by_env.setdefault(str(gate.env), []).append(objective)
-    return Slo(tuple(common), {k: tuple(v) for k, v in by_env.items()}), notes
+        objectives.append(parse_objective(gate.expr, None if gate.env is None else str(gate.env)))
+    return _grouped(objectives), notes
 
 
 @dataclass(frozen=True, slots=True)

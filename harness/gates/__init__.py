@@ -3,12 +3,13 @@
 Pure and Locust-free: :func:`parse_gate` at startup (a bad gate is a :class:`GateError` before the
 run), :func:`evaluate_gates` over a finished (or live) summary, :func:`exit_code_for` at the edge.
 :func:`build_settings` gathers a run's gates (scenario + command line) and baseline at startup;
-:func:`judge_run` judges a finished run with them. ``flowload gate`` is :mod:`harness.gates.cli`.
+:func:`judge_run` judges a finished run with them. ``flowload gate`` is :mod:`harness.cli.gate`.
 """
 
 from __future__ import annotations
 
-from harness.gates.console import format_gates, format_gates_markdown
+from harness.criteria.grammar import Gate, GateError, Op, Threshold, gate_from_config, parse_gate
+from harness.gates.display import format_gates, format_gates_markdown
 from harness.gates.evaluate import (
     DEFAULT_MIN_STREAMS,
     FAILED,
@@ -19,7 +20,6 @@ from harness.gates.evaluate import (
     exit_code_for,
     run_problem,
 )
-from harness.gates.grammar import Gate, GateError, Op, Threshold, gate_from_config, parse_gate
 from harness.gates.junit import JUNIT_FILE, junit_xml, write_junit
 from harness.gates.settings import GateSettings, build_settings, judge_run
 

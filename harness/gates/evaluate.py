@@ -12,10 +12,10 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
-from harness.exitcodes import EXIT_GATES_FAILED, EXIT_INCONCLUSIVE, EXIT_OK
-from harness.gates.grammar import Gate
-from harness.gates.metrics import SIGNIFICANCE_FIELDS, format_value
-from harness.gates.significance import regression_test
+from harness.cli.exitcodes import EXIT_GATES_FAILED, EXIT_INCONCLUSIVE, EXIT_OK
+from harness.criteria.grammar import Gate
+from harness.criteria.vocabulary import SIGNIFICANCE_FIELDS, format_value
+from harness.gates.regression import regression_test
 
 __all__ = [
     "DEFAULT_ALPHA",
@@ -323,7 +323,7 @@ def evaluate_gates(
 
 
 def exit_code_for(verdicts: Sequence[Verdict]) -> int:
-    """4 when a gate failed, else 5 when one is inconclusive, else 0 (harness.exitcodes)."""
+    """4 when a gate failed, else 5 when one is inconclusive, else 0 (harness.cli.exitcodes)."""
     if any(v.status == FAILED for v in verdicts):
         return EXIT_GATES_FAILED
     if any(v.status == INCONCLUSIVE for v in verdicts):

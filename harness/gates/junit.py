@@ -20,6 +20,7 @@ from typing import Any
 
 from harness.errors import FlowloadError
 from harness.gates.evaluate import FAILED, INCONCLUSIVE, Verdict
+from harness.results import write_atomic
 
 __all__ = ["JUNIT_FILE", "JunitError", "junit_xml", "write_junit"]
 
@@ -121,11 +122,4 @@ def write_junit(
     directory: Path, verdicts: Sequence[Verdict], summary: Mapping[str, Any] | None = None
 ) -> Path:
     """Write ``directory/junit.xml`` atomically; return its path."""
-    path = directory / JUNIT_FILE
-    tmp = path.with_name(path.name + ".tmp")
-    try:
-        tmp.write_text(junit_xml(verdicts, summary), encoding="utf-8")
-        tmp.replace(path)
-    except OSError as exc:
-        raise JunitError(f"cannot write {path}: {exc.strerror}") from exc
-    return path
+    return write_atomic(directory / JUNIT_FILE, junit_xml(verdicts, summary), error=JunitError)

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from harness.config import Scenario
+from harness.criteria.grammar import Gate, GateError, gate_from_config, parse_gate
 from harness.errors import ConfigError
 from harness.gates.evaluate import (
     DEFAULT_ALPHA,
@@ -20,10 +21,8 @@ from harness.gates.evaluate import (
     Verdict,
     evaluate_gates,
 )
-from harness.gates.grammar import Gate, GateError, gate_from_config, parse_gate
-from harness.records import RecordsError, read_records
-from harness.rundir import STREAMS_FILE, SUMMARY_FILE
-from harness.summary import SummaryError, read_summary
+from harness.results import RecordsError, SummaryError, read_records, read_summary
+from harness.results.paths import STREAMS_FILE, SUMMARY_FILE
 
 __all__ = [
     "AbortRecord",

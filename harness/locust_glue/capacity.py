@@ -15,8 +15,8 @@ import gevent
 from gevent.pool import Pool
 from locust import LoadTestShape, task
 
+from harness.capacity.load_plan import LoadMode, LoadPlan
 from harness.errors import ConfigError
-from harness.loadplan import LoadMode, LoadPlan
 from harness.locust_glue.state import MASTER, GlueState, state_of
 from harness.locust_glue.user import FlowStreamUser
 

@@ -10,9 +10,9 @@ import gevent
 from locust.exception import RPCError
 
 from harness.errors import FlowloadError
-from harness.health import HealthSamples
 from harness.locust_glue.failfast import observe_failure
 from harness.locust_glue.state import MASTER, WORKER, WorkerView, state_of
+from harness.run.health import HealthSamples
 from harness.transport import ReadTimings
 
 logger = logging.getLogger("flowload")

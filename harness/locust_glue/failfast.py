@@ -7,7 +7,7 @@ from typing import Any
 
 import gevent
 
-from harness.exitcodes import EXIT_COULD_NOT_RUN
+from harness.cli.exitcodes import EXIT_COULD_NOT_RUN
 from harness.locust_glue.state import WORKER, GlueState
 
 logger = logging.getLogger("flowload")

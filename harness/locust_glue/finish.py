@@ -13,15 +13,15 @@ import gevent
 import locust
 
 import harness
-from harness.console import format_summary_table
+from harness.cli.exitcodes import EXIT_COULD_NOT_RUN
 from harness.errors import FlowloadError
-from harness.exitcodes import EXIT_COULD_NOT_RUN
-from harness.health import saturation_causes
 from harness.locust_glue.distributed import receive_late_report
 from harness.locust_glue.gating import finish_gates, print_gates
 from harness.locust_glue.state import LOCAL, MASTER, GlueState
-from harness.rundir import SUMMARY_FILE
-from harness.summary import RunInfo, build_summary, write_summary
+from harness.report.console import format_summary_table
+from harness.results.paths import SUMMARY_FILE
+from harness.results.summary import RunInfo, build_summary, write_summary
+from harness.run.health import saturation_causes
 from harness.transport import ReadTimings
 
 logger = logging.getLogger("flowload")
@@ -164,7 +164,7 @@ def _write_reports(state: GlueState) -> None:
 
 def _display_host(state: GlueState, environment: Any) -> str:
     """The target without secrets; a master resolves no plan, so ask the scenario too."""
-    from harness.flow_api import redact_url  # noqa: PLC0415
+    from harness.secrets import redact_url  # noqa: PLC0415
 
     host = str(environment.host or "")
     if not host and state.scenario.target is not None:

@@ -44,8 +44,8 @@ from harness.gates.settings import (
     parse_alpha,
     parse_min_streams,
 )
-from harness.records import read_records
-from harness.rundir import STREAMS_FILE
+from harness.results.paths import STREAMS_FILE
+from harness.results.records import read_records
 
 if TYPE_CHECKING:
     from harness.config import Scenario

@@ -16,11 +16,10 @@ from gevent import GreenletExit
 from locust.exception import RPCError
 from locust.runners import MasterRunner, WorkerRunner
 
+from harness.capacity.load_plan import LoadPlan, parse_load_plan
+from harness.cli.exitcodes import EXIT_COULD_NOT_RUN
 from harness.config import Scenario, apply_overrides, default_scenario, load_scenario, resolve_key
 from harness.errors import ConfigError, FlowloadError
-from harness.exitcodes import EXIT_COULD_NOT_RUN
-from harness.failfast import FailFast
-from harness.loadplan import LoadPlan, parse_load_plan
 from harness.locust_glue.distributed import reset_worker_health
 from harness.locust_glue.failfast import stop_locust
 from harness.locust_glue.finish import final_report_wait_s, finalize
@@ -36,9 +35,11 @@ from harness.locust_glue.state import (
     attach,
     state_of,
 )
-from harness.rundir import STREAMS_FILE, default_report_dir, prepare_report_dir
-from harness.session import RunSession, needs_embedded_simulator, resolve_run
-from harness.steps import StepTracker
+from harness.results.paths import STREAMS_FILE, default_report_dir, prepare_report_dir
+from harness.run.failfast import FailFast
+from harness.run.resolve import needs_embedded_simulator, resolve_run
+from harness.run.session import RunSession
+from harness.stats.steps import StepTracker
 from harness.transport import choose_clock
 
 logger = logging.getLogger("flowload")

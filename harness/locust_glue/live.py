@@ -22,7 +22,7 @@ from harness.errors import FlowloadError
 from harness.locust_glue.distributed import REPORT_KEY as STATS_KEY
 from harness.locust_glue.live_view import SAMPLE_S, LiveView
 from harness.locust_glue.state import MASTER, WORKER, GlueState, state_of
-from harness.result import StreamResult
+from harness.results.stream import StreamResult
 
 logger = logging.getLogger("flowload")
 

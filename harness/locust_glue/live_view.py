@@ -18,7 +18,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from harness.result import StreamResult
+from harness.results.stream import StreamResult
 from harness.stats import Recorder
 from harness.stats.histogram import ITL, TTFI, HistogramMark, MetricHistogram
 

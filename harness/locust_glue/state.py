@@ -9,15 +9,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from harness.failfast import FailFast
 from harness.gates import GateSettings
-from harness.health import HealthMonitor, HealthSamples
+from harness.run.failfast import FailFast
+from harness.run.health import HealthMonitor, HealthSamples
 
 if TYPE_CHECKING:
+    from harness.capacity.load_plan import LoadPlan
     from harness.config import Scenario
-    from harness.loadplan import LoadPlan
     from harness.locust_glue.options import GlueOptions
-    from harness.session import ResolvedRun, RunSession
+    from harness.run.resolve import ResolvedRun
+    from harness.run.session import RunSession
     from harness.simulator import SimulatorProcess
 
 LOCAL, MASTER, WORKER = "local", "master", "worker"

@@ -12,9 +12,9 @@ from locust import User, constant, task
 
 from harness.locust_glue.failfast import observe_failure
 from harness.locust_glue.state import state_of
-from harness.measure import measure_stream
-from harness.plan import PlanCursor
-from harness.result import Outcome, StreamResult
+from harness.results.stream import Outcome, StreamResult
+from harness.run.measure import measure_stream
+from harness.run.request_mix import PlanCursor
 from harness.transport import HttpClient
 
 _USER_INDEX = itertools.count()

@@ -20,7 +20,7 @@ from harness.errors import FlowloadError
 from harness.locust_glue.lifecycle import load_run_scenario
 from harness.locust_glue.options import read_options
 from harness.locust_glue.state import GlueState
-from harness.session import resolve_run
+from harness.run.resolve import resolve_run
 
 # The flowload fields the form shows (include_in_web_ui), by Locust's option name.
 FORM_FIELDS = ("flow_env", "api_key_mode", "stall_timeout", "limit", "flow_spawn_spread")

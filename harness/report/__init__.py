@@ -9,7 +9,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from harness.report.load import ReportError, RunData, load_run
+from harness.report.errors import ReportError
+from harness.results import RunData, load_run, write_atomic
 
 if TYPE_CHECKING:
     from harness.report.compare import CompareOptions, RunComparison
@@ -36,15 +37,8 @@ __all__ = [
 
 
 def _write(path: Path, text: str) -> Path:
-    """Write atomically (temp file + rename): a reader never sees half a report."""
-    tmp = path.with_name(path.name + ".tmp")
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp.write_text(text, encoding="utf-8")
-        tmp.replace(path)
-    except OSError as exc:
-        raise ReportError(f"cannot write {path}: {exc.strerror}") from exc
-    return path
+    """Write atomically: a reader never sees half a report."""
+    return write_atomic(path, text, error=ReportError, parents=True)
 
 
 def write_reports(report_dir: Path, out_dir: Path | None = None) -> list[Path]:

@@ -1,6 +1,6 @@
 """The capacity report: ``capacity.html`` (self-contained, plots), ``capacity.md``, console table.
 
-Built from a :class:`~harness.capacity_analysis.RunAnalysis` (the analysis plus the run's
+Built from a :class:`~harness.capacity.run_analysis.RunAnalysis` (the analysis plus the run's
 summary): the recommendation per env, goodput and TTFI p95 against load with the USL fit and
 the SLO, the evidence of saturation, Little's law and limit headroom per step, and the caveats.
 """
@@ -20,7 +20,7 @@ from harness.capacity.recommend import (
     load_text,
     num,
 )
-from harness.capacity_analysis import RunAnalysis
+from harness.capacity.run_analysis import RunAnalysis
 from harness.errors import FlowloadError
 from harness.report import fmt
 from harness.report.capacity_plots import capacity_plots
@@ -28,6 +28,7 @@ from harness.report.health import saturation_summary
 from harness.report.html import page, render_figure, render_table
 from harness.report.markdown import render_md_table
 from harness.report.tables import Table
+from harness.results import write_atomic
 
 CAPACITY_HTML = "capacity.html"
 CAPACITY_MD = "capacity.md"
@@ -347,13 +348,7 @@ def console_table(result: RunAnalysis) -> str:
 
 
 def _write(path: Path, text: str) -> Path:
-    tmp = path.with_name(path.name + ".tmp")
-    try:
-        tmp.write_text(text, encoding="utf-8")
-        tmp.replace(path)
-    except OSError as exc:
-        raise CapacityReportError(f"cannot write {path}: {exc.strerror}") from exc
-    return path
+    return write_atomic(path, text, error=CapacityReportError)
 
 
 def write_capacity_reports(result: RunAnalysis, report_dir: Path) -> list[Path]:

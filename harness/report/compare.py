@@ -1,6 +1,6 @@
 """Compare two runs per env and per (env, flow): percentile changes and whether they are real.
 
-Significance comes from the per-stream records (``harness.significance``): the Mann-Whitney U
+Significance comes from the per-stream records (``harness.stats.significance``): the Mann-Whitney U
 test for a shift of the whole distribution, and bootstrap tests for each percentile's change.
 A percentile is only tested when enough streams lie beyond it (``MIN_TAIL``); below that, its
 change is shown but not judged.
@@ -22,8 +22,9 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 
-from harness.report.load import ReportError, RunData, StreamRecord
-from harness.significance import (
+from harness.report.errors import ReportError
+from harness.results import RunData, StreamRecord
+from harness.stats.significance import (
     CORRECTIONS,
     Comparison,
     Correction,

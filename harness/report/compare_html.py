@@ -11,9 +11,9 @@ from harness.report.compare import ALL, COMPARED_METRICS, RunComparison
 from harness.report.compare_md import headline, rule_line
 from harness.report.compare_tables import itl_table, metric_table, outcome_table, run_line
 from harness.report.html import page, render_figure, render_table
-from harness.report.load import RunData
 from harness.report.plots import Plot, cdf_points, plot_style
 from harness.report.svg import figure_svg
+from harness.results import RunData
 
 _PLOTTED: tuple[tuple[str, str, float, str], ...] = (
     ("ttfi_ms", "Time to first item", 1.0, "time to first item (ms)"),

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from harness.report import fmt
 from harness.report.compare import MIN_TAIL, RunComparison, ScopeChange
-from harness.report.load import RunData
 from harness.report.tables import Table
-from harness.significance import PercentileChange
+from harness.results import RunData
+from harness.stats.significance import PercentileChange
 
 SIGNIFICANT = "*"  # marks a reported percentile change (significant and large enough)
 SMALL_MARK = "°"  # marks a significant change below the minimum (not reported)

@@ -7,7 +7,7 @@ import io
 from collections.abc import Iterable
 from typing import Any
 
-from harness.report.load import RunData
+from harness.results import RunData
 
 _FIRST = ("env", "flow")
 

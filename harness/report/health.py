@@ -13,10 +13,10 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from harness.health import saturation_causes
 from harness.report import fmt
-from harness.report.load import RunData
 from harness.report.tables import Table
+from harness.results import RunData
+from harness.run.health import saturation_causes
 
 NOT_RECORDED = "not recorded (a summary from an older flowload)"
 _CLOCKS = {

@@ -8,7 +8,6 @@ from typing import Any
 
 from harness.report import fmt
 from harness.report.health import NOT_RECORDED, health_facts, process_table
-from harness.report.load import RunData
 from harness.report.plots import Plot, build_plots
 from harness.report.tables import (
     Table,
@@ -23,6 +22,7 @@ from harness.report.tables import (
     slowest_streams,
     steps_table,
 )
+from harness.results import RunData
 
 CSS = """
 :root { --fg: #1d2125; --muted: #5f6b76; --line: #d9dee3; --bad: #b42318; --good: #2e7d32; }

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from harness.report import fmt
 from harness.report.health import health_facts, process_table
-from harness.report.load import RunData
 from harness.report.tables import (
     Table,
     env_side_by_side,
@@ -16,6 +15,7 @@ from harness.report.tables import (
     run_warnings,
     steps_table,
 )
+from harness.results import RunData
 
 MD_FAILED_ROWS = 10
 _LEFT = {"", "env", "flow", "problems", "verdict", "gate", "message", "error", "flow-job-id",

@@ -18,9 +18,9 @@ import matplotlib.pyplot as plt
 
 from harness.report.colours import env_colours
 from harness.report.fmt import PERCENTILES
-from harness.report.load import RunData, StreamRecord
 from harness.report.series import TimeSeries, build_series
 from harness.report.svg import figure_svg
+from harness.results import RunData, StreamRecord
 
 CDF_POINTS = 300  # a CDF drawn through this many quantiles looks the same as every point
 PLOT_STYLE: dict[str, Any] = {

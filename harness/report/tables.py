@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from harness.report import fmt
-from harness.report.load import RunData, StreamRecord
+from harness.results import RunData, StreamRecord
 
 SLOWEST_ROWS = 10
 FAILED_ROWS = 50

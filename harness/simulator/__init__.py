@@ -14,7 +14,7 @@ from harness.simulator.process import (
     build_server,
 )
 from harness.simulator.profiles import Profile, default_profile, load_profile
-from harness.simulator.records import OUTCOMES
+from harness.simulator.send_log import OUTCOMES
 from harness.simulator.server import SimulatorServer
 
 __all__ = [

@@ -1,5 +1,5 @@
 """``python -m harness.simulator``: the same as ``flowload simulate``."""
 
-from harness.simulator.cli import main
+from harness.cli.simulator import main
 
 raise SystemExit(main())

@@ -19,8 +19,8 @@ from typing import Any
 
 from gevent.hub import Waiter, get_hub
 
-from harness.simulator.plan import chunk, frame, item_body
-from harness.simulator.records import SchedStats
+from harness.simulator.send_log import SchedStats
+from harness.simulator.send_plan import chunk, frame, item_body
 
 # The event loop wakes with millisecond granularity (epoll), so a timer is up to 1 ms late.
 # Waking half of that early and sending what is due within EARLY_S centres the error on the

@@ -11,8 +11,8 @@ from urllib.parse import parse_qs, unquote
 
 from harness.errors import ConfigError
 from harness.simulator.faults import Fault, parse_fault
-from harness.simulator.plan import Overrides
 from harness.simulator.profiles import ENV_NAMES, FlowProfile, Profile, parse_env
+from harness.simulator.send_plan import Overrides
 
 FAULT_HEADER = "x-flowload-fault"
 FAULT_QUERY = "flowload_fault"

@@ -22,10 +22,10 @@ from harness.errors import ConfigError
 from harness.simulator.capacity import Capacity
 from harness.simulator.faults import FaultKind
 from harness.simulator.pacer import Pacer
-from harness.simulator.plan import StreamPlan, make_plan, stream_rngs
 from harness.simulator.profiles import Profile
-from harness.simulator.records import SchedStats, StreamLog
 from harness.simulator.routes import STATS_PATH, Admit, Reject, route
+from harness.simulator.send_log import SchedStats, StreamLog
+from harness.simulator.send_plan import StreamPlan, make_plan, stream_rngs
 from harness.simulator.streamer import StreamEnd, Streamer
 
 _REASONS = {

@@ -19,7 +19,8 @@ import gevent
 
 from harness.simulator.faults import FaultKind
 from harness.simulator.pacer import PacedRun, Pacer
-from harness.simulator.plan import (
+from harness.simulator.send_log import SchedStats
+from harness.simulator.send_plan import (
     LAST_CHUNK,
     StreamPlan,
     chunk,
@@ -28,7 +29,6 @@ from harness.simulator.plan import (
     frame,
     item_body,
 )
-from harness.simulator.records import SchedStats
 
 # Faults on one item (sent by the stream's greenlet) and faults a paced run must stop at.
 _ITEM_FAULTS = frozenset({FaultKind.MALFORMED, FaultKind.OVERSIZED})

@@ -6,7 +6,7 @@ import math
 from collections.abc import Mapping
 from typing import Any
 
-from harness.result import OUTCOMES, Outcome, StreamResult
+from harness.results.stream import NOTES, OUTCOMES, Outcome, StreamResult
 from harness.stats.histogram import (
     DURATION,
     ITL,
@@ -19,8 +19,6 @@ from harness.stats.histogram import (
 )
 
 _OUTCOME_INDEX: dict[Outcome, int] = {o: i for i, o in enumerate(OUTCOMES)}
-# Streams worth a note, counted per block: what an intermediary or the network did to them.
-NOTES = ("buffered_streams", "redirected_streams", "resent_streams")
 
 
 class StreamStats:

@@ -13,7 +13,7 @@ from typing import Any
 
 import orjson
 
-from harness.result import Outcome, StreamResult
+from harness.results.stream import Outcome, StreamResult
 from harness.stats.block import StreamStats
 from harness.stats.histogram import DURATION, ITL, LIMIT_USED, TTFI, StatsError
 

@@ -140,3 +140,13 @@ weight = 1
         encoding="utf-8",
     )
     return path
+
+
+_E2E_DIR = Path(__file__).resolve().parent
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Mark every test under tests/e2e ``e2e``: ``pytest -m "not e2e"`` runs the fast rest."""
+    for item in items:
+        if _E2E_DIR in item.path.resolve().parents:
+            item.add_marker(pytest.mark.e2e)

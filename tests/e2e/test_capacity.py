@@ -58,7 +58,7 @@ def _scenario(tmp_path: Path, profile: Path, capacity: str) -> Path:
 def _flowload_capacity(args: list[str], cwd: Path, timeout_s: float) -> tuple[int, str, float]:
     started = time.perf_counter()
     proc = subprocess.run(
-        [sys.executable, "-m", "harness.capacity_cli", *args],
+        [sys.executable, "-m", "harness.cli.capacity", *args],
         cwd=cwd,
         env=locust_env(),
         capture_output=True,

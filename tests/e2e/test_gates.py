@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from harness.exitcodes import EXIT_COULD_NOT_RUN, EXIT_GATES_FAILED, EXIT_INCONCLUSIVE, EXIT_OK
+from harness.cli.exitcodes import EXIT_COULD_NOT_RUN, EXIT_GATES_FAILED, EXIT_INCONCLUSIVE, EXIT_OK
 from harness.simulator import SimulatorProcess
 from tests.e2e.conftest import (
     E2E_KEY,
@@ -21,7 +21,7 @@ from tests.e2e.conftest import (
     locust_env,
     scenario_file,
 )
-from tests.test_gates_junit import check_junit_shape
+from tests.gates.test_junit import check_junit_shape
 
 # Short, fast streams: a few seconds give hundreds of streams per env.
 FAST = """

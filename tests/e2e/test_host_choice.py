@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from harness.exitcodes import EXIT_COULD_NOT_RUN
+from harness.cli.exitcodes import EXIT_COULD_NOT_RUN
 from harness.simulator import SimulatorProcess
 from tests.e2e.conftest import load_json, run_locust
 from tests.servers import ScriptedServer, content_length

@@ -26,7 +26,7 @@ from typing import Any
 
 import pytest
 
-from harness.report.cli import compare_main, report_main
+from harness.cli.report import compare_main, report_main
 from harness.report.plots import PLOT_KEYS
 from tests.e2e.conftest import run_locust
 

@@ -16,7 +16,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from harness.reader import ItemFormat, ItemReader, _exact, _skim
-from tests.test_reader import VALUES, expected_counts, feed_all, spaced
+from tests.reader.test_reader import VALUES, expected_counts, feed_all, spaced
 
 SETTINGS = settings(
     derandomize=True,

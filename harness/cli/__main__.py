@@ -1,0 +1,7 @@
+"""``python -m harness.cli``: the same as ``flowload``."""
+
+import sys
+
+from harness.cli.dispatch import main
+
+sys.exit(main())

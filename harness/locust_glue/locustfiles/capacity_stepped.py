@@ -1,0 +1,13 @@
+"""Capacity planning, closed loop: steps of N users (``[capacity] steps``), step_s each.
+
+    locust -f locustfiles/capacity_stepped.py --headless --flow-config examples/capacity.toml
+
+``flowload capacity`` runs this for you and adds the analysis and the capacity report.
+"""
+
+from harness.locust_glue import install
+from harness.locust_glue.capacity import SteppedFlowUser, SteppedShape
+
+install()
+
+__all__ = ["SteppedFlowUser", "SteppedShape"]
