@@ -29,7 +29,7 @@ from harness.capacity.slo import (
     slo_from_gates,
     slo_from_table,
 )
-from harness.capacity.steps import OVERALL, StepResult, step_from_dict, steps_by_env
+from harness.capacity.step_result import OVERALL, StepResult, step_from_dict, steps_by_env
 from harness.capacity.usl import UslFit, fit_usl, usl_throughput
 
 __all__ = [

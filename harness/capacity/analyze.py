@@ -15,7 +15,7 @@ from harness.capacity.littles import LittleCheck, check_littles_law, in_flight
 from harness.capacity.recommend import Recommendation, credible_peak, recommend, sentence
 from harness.capacity.saturation import Saturation, detect_saturation
 from harness.capacity.slo import Objective, Slo, SloSelection, select_step
-from harness.capacity.steps import LoadKind, StepResult, ordered, steps_by_env
+from harness.capacity.step_result import LoadKind, StepResult, ordered, steps_by_env
 from harness.capacity.usl import UslFit, fit_usl
 
 SCHEMA = "flowload.capacity/1"

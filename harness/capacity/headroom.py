@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from harness.capacity.errors import CapacityError
-from harness.capacity.steps import StepResult, ordered
+from harness.capacity.step_result import StepResult, ordered
 
 
 @dataclass(frozen=True, slots=True)

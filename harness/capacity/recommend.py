@@ -19,7 +19,7 @@ from harness.capacity.littles import in_flight
 
 if TYPE_CHECKING:
     from harness.capacity.analyze import EnvCapacity
-    from harness.capacity.steps import StepResult
+    from harness.capacity.step_result import StepResult
     from harness.capacity.usl import UslFit
 
 _POOR_FIT = 0.9

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from harness.capacity.errors import CapacityError
-from harness.capacity.steps import StepResult, ordered
+from harness.capacity.step_result import StepResult, ordered
 
 SaturationStatus = Literal["found", "not_found", "insufficient_data"]
 

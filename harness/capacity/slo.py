@@ -19,7 +19,7 @@ from types import MappingProxyType
 from typing import Any, Protocol
 
 from harness.capacity.errors import CapacityError
-from harness.capacity.steps import StepResult, ordered
+from harness.capacity.step_result import StepResult, ordered
 from harness.criteria import GateError, Op, parse_gate
 
 _RATIOS = ("error_rate", "limit_used")

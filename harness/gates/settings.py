@@ -55,6 +55,7 @@ class GateSettings:
     alpha: float = DEFAULT_ALPHA
     allow_partial: bool = False  # judge an interrupted run instead of calling it inconclusive
     stopped: AbortRecord | None = None
+    abort_checks: int = 0  # abort_on_fail evaluations made during the current test
 
     @property
     def needs_records(self) -> bool:

@@ -170,6 +170,7 @@ def _check_once(
         baseline_records=settings.baseline_records,
         alpha=settings.alpha,
     )
+    settings.abort_checks += 1
     for gate, verdict in zip(due, verdicts, strict=True):
         if verdict.status == FAILED:
             settings.stopped = AbortRecord(gate, verdict, elapsed)
@@ -195,6 +196,7 @@ def start_abort_watch(
     """
     gates = [g for g in settings.gates if g.abort_on_fail]
     settings.stopped = None
+    settings.abort_checks = 0
     if not gates:
         return None
     session = state.session

@@ -24,6 +24,7 @@ from harness.gates import (
 )
 from harness.results.stream import Outcome, StreamResult
 from harness.stats import Recorder
+from tests.builders import stream_result
 
 ELAPSED_S = 10.0
 
@@ -32,20 +33,8 @@ def stream(
     env: str, flow: str, ttfi_s: float, outcome: Outcome = Outcome.OK, duration_s: float = 2.0
 ) -> StreamResult:
     ok = outcome is Outcome.OK
-    return StreamResult(
-        env=env,
-        flow=flow,
-        outcome=outcome,
-        started_at=1_764_039_600.0,
-        duration_s=duration_s,
-        limit_s=300.0,
-        status=200 if ok else 503,
-        ttfb_s=ttfi_s / 2 if ok else None,
-        ttfi_s=ttfi_s if ok else None,
-        gaps_s=(0.02, 0.04) if ok else (),
-        items=3 if ok else 0,
-        bytes=300 if ok else 20,
-    )
+    gaps = (0.02, 0.04) if ok else ()
+    return stream_result(env, flow, outcome, ttfi_s=ttfi_s, duration_s=duration_s, gaps_s=gaps)
 
 
 def summary_of(results: list[StreamResult], **run: Any) -> dict[str, Any]:

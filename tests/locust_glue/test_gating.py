@@ -30,6 +30,7 @@ from harness.locust_glue.state import LOCAL, GlueState
 from harness.results.stream import Outcome, StreamResult
 from harness.results.summary import SCHEMA
 from harness.run.session import RunSession
+from tests.builders import stream_result
 from tests.gates.test_junit import check_junit_shape
 
 
@@ -76,15 +77,13 @@ def scenario(text: str = SCENARIO) -> Scenario:
 
 def stream(env: str, ttfi_s: float, outcome: Outcome = Outcome.OK) -> StreamResult:
     ok = outcome is Outcome.OK
-    return StreamResult(
-        env=env,
-        flow="orders",
+    return stream_result(
+        env,
         outcome=outcome,
-        started_at=1_764_039_600.0,
+        ttfi_s=ttfi_s,
         duration_s=1.0,
-        limit_s=300.0,
+        status=None,
         ttfb_s=0.01 if ok else None,
-        ttfi_s=ttfi_s if ok else None,
         gaps_s=(0.01,) if ok else (),
         items=2 if ok else 0,
         bytes=100,
@@ -308,13 +307,21 @@ def test_abort_watch_stops_a_failing_test_after_the_delay(tmp_path: Path) -> Non
     assert "stopped it" in verdict["message"]
 
 
+def wait_for_checks(settings: GateSettings, count: int, timeout_s: float = 10.0) -> None:
+    """Until the watch has evaluated its gates ``count`` times (bounded: fails on timeout)."""
+    deadline = time.perf_counter() + timeout_s
+    while settings.abort_checks < count:
+        assert time.perf_counter() < deadline, f"{settings.abort_checks} abort check(s) made"
+        gevent.sleep(0.05)
+
+
 def test_abort_watch_leaves_a_passing_test_running() -> None:
     settings = gate_settings(parse(), scenario())
     state = running_state([stream("Production", 0.2) for _ in range(20)])
     environment = FakeEnvironment(state)
     watch = start_abort_watch(environment, state, settings)
     assert watch is not None
-    gevent.sleep(1.6)  # at least one check after the delay
+    wait_for_checks(settings, 2)  # checked, after the delay, and found passing: twice
     assert environment.runner.quit_at is None
     state.test_running = False
     watch.join(timeout=3.0)
@@ -328,7 +335,7 @@ def test_abort_watch_waits_for_enough_streams() -> None:
     environment = FakeEnvironment(state)
     watch = start_abort_watch(environment, state, settings)
     assert watch is not None
-    gevent.sleep(1.6)
+    wait_for_checks(settings, 2)
     assert environment.runner.quit_at is None  # inconclusive, not failed: keep running
     state.test_running = False
     watch.join(timeout=3.0)

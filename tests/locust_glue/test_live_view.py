@@ -5,24 +5,14 @@ from __future__ import annotations
 import pytest
 
 from harness.locust_glue.live_view import MAX_POINTS, SERIES, WINDOW_S, LiveView
-from harness.results.stream import Outcome, StreamResult
+from harness.results.stream import StreamResult
 from harness.stats import Recorder
+from tests.builders import stream_result
 
 
 def stream(env: str, ttfi_s: float, items: int = 4, gap_s: float = 0.05) -> StreamResult:
-    return StreamResult(
-        env=env,
-        flow="orders",
-        outcome=Outcome.OK,
-        started_at=1_764_039_600.0,
-        duration_s=1.0,
-        limit_s=300.0,
-        status=200,
-        ttfb_s=ttfi_s / 2,
-        ttfi_s=ttfi_s,
-        gaps_s=(gap_s,) * (items - 1),
-        items=items,
-        bytes=100,
+    return stream_result(
+        env, ttfi_s=ttfi_s, duration_s=1.0, gaps_s=(gap_s,) * (items - 1), items=items, bytes=100
     )
 
 

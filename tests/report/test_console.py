@@ -9,6 +9,7 @@ from harness.report.console import format_summary_table
 from harness.results.stream import OUTCOMES, Outcome, StreamResult
 from harness.results.summary import RunInfo, build_summary
 from harness.stats import Recorder
+from tests.builders import stream_result
 
 START = dt.datetime(2026, 11, 25, 3, 0, tzinfo=dt.UTC)
 
@@ -16,17 +17,8 @@ START = dt.datetime(2026, 11, 25, 3, 0, tzinfo=dt.UTC)
 def stream(
     env: str, flow: str, outcome: Outcome = Outcome.OK, duration_s: float = 2.0
 ) -> StreamResult:
-    ok = outcome is Outcome.OK
-    return StreamResult(
-        env=env,
-        flow=flow,
-        outcome=outcome,
-        started_at=1_764_039_600.0,
-        duration_s=duration_s,
-        limit_s=300.0,
-        ttfi_s=0.2 if ok else None,
-        gaps_s=(0.01, 0.03) if ok else (),
-        items=3 if ok else 0,
+    return stream_result(
+        env, flow, outcome, duration_s=duration_s, status=None, ttfb_s=None, bytes=0
     )
 
 

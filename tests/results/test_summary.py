@@ -19,6 +19,7 @@ from harness.results.summary import (
     write_summary,
 )
 from harness.stats import Recorder
+from tests.builders import stream_result
 
 BLOCK_KEYS = {
     "streams", "outcomes", "error_rate", "items", "bytes", "streams_per_s", "items_per_s",
@@ -36,20 +37,7 @@ def stream(
     env: str, flow: str, outcome: Outcome = Outcome.OK, duration_s: float = 2.0
 ) -> StreamResult:
     ok = outcome is Outcome.OK
-    return StreamResult(
-        env=env,
-        flow=flow,
-        outcome=outcome,
-        started_at=1_764_039_600.0,
-        duration_s=duration_s,
-        limit_s=300.0,
-        status=200 if ok else 503,
-        ttfb_s=0.05 if ok else None,
-        ttfi_s=0.2 if ok else None,
-        gaps_s=(0.01, 0.03) if ok else (),
-        items=3 if ok else 0,
-        bytes=300 if ok else 20,
-    )
+    return stream_result(env, flow, outcome, duration_s=duration_s, ttfb_s=0.05 if ok else None)
 
 
 def recorder() -> Recorder:

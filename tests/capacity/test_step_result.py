@@ -11,7 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from harness.capacity import OVERALL, CapacityError, StepResult, step_from_dict, steps_by_env
-from harness.capacity.steps import ordered
+from harness.capacity.step_result import ordered
 from tests.capacity_data import block, closed_loop
 
 BLOCK = block(streams_per_s=2.5, duration_ms=2000, ttfi_p95_ms=300)
