@@ -92,8 +92,8 @@ class RunAnalysis:
 
 def choose_slo(scenario: Scenario) -> tuple[Slo, str, list[str]]:
     """The SLO: ``[capacity.slo]``, else the scenario's gates, else the default; and notes."""
-    table = scenario.capacity.get("slo")
-    if isinstance(table, Mapping) and table:
+    table = scenario.capacity.slo
+    if table:
         return slo_from_table(table), "from the scenario's [capacity.slo] table", []
     if scenario.gates:
         slo, notes = slo_from_gates(scenario.gates)

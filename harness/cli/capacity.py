@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import harness
-from harness.capacity.load_plan import LoadMode, parse_load_plan
+from harness.capacity.load_plan import LoadMode, load_plan
 from harness.capacity.run_analysis import analyse_run, read_summary, write_capacity_json
 from harness.capacity.scenario_file import (
     ScenarioChoice,
@@ -201,7 +201,7 @@ def _prepare(args: CapacityArgs) -> tuple[ScenarioChoice, Scenario, LoadMode]:
     choice = choose_scenario(args)
     path = choice.path
     scenario = load_scenario(path) if path is not None else Scenario()
-    plan = parse_load_plan(scenario.capacity, quick=args.quick)
+    plan = load_plan(scenario.capacity, quick=args.quick)
     return choice, scenario, plan.mode
 
 

@@ -9,6 +9,7 @@ from types import MappingProxyType
 from typing import Any
 
 from harness.config._fields import MISSING, Node, show_key, type_name
+from harness.config.capacity_table import CapacitySettings, read_capacity_table
 from harness.config.model import (
     DEFAULT_API_KEY_ENV,
     DEFAULT_CONNECT_TIMEOUT_S,
@@ -329,9 +330,12 @@ def _gates(
     return tuple(gates)
 
 
-def _capacity(root: Node) -> Mapping[str, Any]:
+def _capacity(root: Node) -> CapacitySettings:
     node = root.table("capacity")
-    return MappingProxyType({}) if node is None else MappingProxyType(dict(node.data))
+    if node is None:
+        return CapacitySettings()
+    with node.context(None):
+        return read_capacity_table(node.data)
 
 
 def _simulator(root: Node) -> SimulatorConfig:

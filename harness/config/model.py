@@ -7,8 +7,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
-from typing import Any
 
+from harness.config.capacity_table import CapacitySettings
 from harness.errors import ConfigError
 from harness.flow_api import AuthMode, Body, Env, FlowTarget, NoBody
 from harness.reader import ItemFormat
@@ -134,7 +134,7 @@ class Scenario:
     envs: tuple[EnvConfig, ...] = ALL_ENVS
     flows: tuple[FlowConfig, ...] = ()
     gates: tuple[GateConfig, ...] = ()
-    capacity: Mapping[str, Any] = field(default_factory=dict)
+    capacity: CapacitySettings = field(default_factory=CapacitySettings)
     simulator: SimulatorConfig = field(default_factory=SimulatorConfig)
     source: Path | None = None
     tenant: str | None = None
@@ -151,7 +151,6 @@ class Scenario:
         names = [f.name for f in self.flows]
         if len(set(names)) != len(names):
             raise ConfigError("flow names must be unique")
-        object.__setattr__(self, "capacity", MappingProxyType(dict(self.capacity)))
 
     def env_config(self, env: Env) -> EnvConfig:
         """The configuration of ``env``, or ConfigError listing the configured envs."""

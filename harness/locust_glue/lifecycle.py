@@ -16,7 +16,7 @@ from gevent import GreenletExit
 from locust.exception import RPCError
 from locust.runners import MasterRunner, WorkerRunner
 
-from harness.capacity.load_plan import LoadPlan, parse_load_plan
+from harness.capacity.load_plan import LoadPlan, load_plan
 from harness.cli.exitcodes import EXIT_COULD_NOT_RUN
 from harness.config import Scenario, apply_overrides, default_scenario, load_scenario, resolve_key
 from harness.errors import ConfigError, FlowloadError
@@ -282,7 +282,7 @@ def _capacity_plan(state: GlueState, environment: Any) -> LoadPlan | None:
         return None
     if len(modes) > 1:
         raise ConfigError("a capacity locustfile must use one capacity user class")
-    plan = parse_load_plan(state.scenario.capacity, quick=state.options.capacity_quick)
+    plan = load_plan(state.scenario.capacity, quick=state.options.capacity_quick)
     if plan.mode is not modes.pop():
         raise ConfigError(
             f"[capacity] mode = {plan.mode.value!r} does not match this locustfile's user class; "

@@ -11,7 +11,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from harness.capacity.load_plan import LoadMode, parse_load_plan
+from harness.capacity.load_plan import LoadMode, load_plan
 from harness.capacity.scenario_file import (
     demo_profile_path,
     demo_scenario,
@@ -74,7 +74,7 @@ def test_the_packaged_demo_profile_has_slots_per_env() -> None:
 def test_demo_scenario_loads_and_has_a_short_quick_plan(tmp_path: Path, mode: LoadMode) -> None:
     path = write_scenario(demo_scenario(mode), tmp_path)
     scenario = load_scenario(path)
-    plan = parse_load_plan(scenario.capacity, quick=True)
+    plan = load_plan(scenario.capacity, quick=True)
     assert plan.mode is mode
     assert 3 <= len(plan.steps) <= 5
     assert plan.duration_s < 180

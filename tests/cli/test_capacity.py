@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from harness.capacity.load_plan import LoadMode, parse_load_plan
+from harness.capacity.load_plan import LoadMode, load_plan
 from harness.capacity.scenario_file import DEMO_ENVS, SCENARIO_FILE, demo_profile_path
 from harness.cli.capacity import (
     LOCUSTFILES,
@@ -95,21 +95,22 @@ def test_no_config_runs_the_demo_against_the_capacity_profile(tmp_path: Path) ->
     assert scenario.simulator.profile == demo_profile_path()
     assert demo_profile_path().name == "capacity_demo.toml"
     assert [(e.env.value, e.weight) for e in scenario.envs] == [(n, w) for n, w in DEMO_ENVS]
-    quick = parse_load_plan(scenario.capacity, quick=True)
+    quick = load_plan(scenario.capacity, quick=True)
     assert quick.mode is LoadMode.STEPPED
     assert len(quick.steps) >= 3
     assert quick.duration_s <= 150
     # The steps straddle Production's 8 slots in the demo profile.
     assert min(quick.steps) < 8 < max(quick.steps)
-    full = parse_load_plan(scenario.capacity)
+    full = load_plan(scenario.capacity)
     assert full.duration_s > quick.duration_s
-    assert scenario.capacity["slo"]["ttfi_p95_ms"] == 800
+    assert scenario.capacity.slo is not None
+    assert scenario.capacity.slo["ttfi_p95_ms"] == 800
 
 
 def test_demo_arrival_mode_has_an_in_flight_cap(tmp_path: Path) -> None:
     choice = choose_scenario(_args(tmp_path, "--mode", "arrival"))
     assert choice.path is not None
-    plan = parse_load_plan(load_scenario(choice.path).capacity, quick=True)
+    plan = load_plan(load_scenario(choice.path).capacity, quick=True)
     assert plan.mode is LoadMode.ARRIVAL
     assert plan.max_in_flight < 1000
     assert len(plan.steps) >= 3
@@ -133,8 +134,8 @@ def test_mode_option_writes_an_adapted_copy(tmp_path: Path) -> None:
     assert choice.path is not None
     assert "capacity mode: arrival" in choice.reason
     copy = load_scenario(choice.path)
-    assert copy.capacity["mode"] == "arrival"
-    assert copy.capacity["steps"] == [5, 10, 20]
+    assert copy.capacity.mode is LoadMode.ARRIVAL
+    assert copy.capacity.steps == (5.0, 10.0, 20.0)
     assert copy.target is not None
     assert copy.target.target.base_url == "https://flow.example.com"
 
@@ -154,7 +155,7 @@ def test_config_without_target_gets_the_demo_profile_and_absolute_paths(tmp_path
     assert choice.path.parent != source.parent
     copy = load_scenario(choice.path)  # body_file must still be found from the copy
     assert copy.simulator.profile == demo_profile_path()
-    assert parse_load_plan(copy.capacity).steps == (2.0, 4.0, 8.0, 12.0, 20.0)
+    assert load_plan(copy.capacity).steps == (2.0, 4.0, 8.0, 12.0, 20.0)
     text = choice.path.read_text(encoding="utf-8")
     assert str((tmp_path / "payloads" / "in.json").resolve()) in text
 

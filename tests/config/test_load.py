@@ -22,6 +22,7 @@ from harness.config import (
     loads_scenario,
     resolve_key,
 )
+from harness.config.capacity_table import CapacitySettings, LoadMode
 from harness.errors import ConfigError
 from harness.flow_api import AuthMode, BinaryBody, Env, FlowTarget, JsonBody, NoBody
 from harness.reader import ItemFormat
@@ -69,7 +70,7 @@ def test_defaults() -> None:
     assert s.gates == ()
     assert s.verify_tls is True
     assert s.source is None
-    assert dict(s.capacity) == {}
+    assert s.capacity == CapacitySettings()
 
 
 def test_an_empty_file_gives_the_defaults(tmp_path: Path) -> None:
@@ -124,11 +125,12 @@ def test_binary_example_reads_the_payload_relative_to_the_file() -> None:
     assert s.api_key_file == Path("~/.config/flowload/flow-api-key").expanduser()
 
 
-def test_capacity_example_keeps_the_capacity_table_raw() -> None:
+def test_capacity_example_reads_the_capacity_table_typed() -> None:
     s = load_scenario(EXAMPLES / "capacity.toml")
-    assert s.capacity["mode"] == "stepped"
-    assert s.capacity["steps"] == [5, 10, 20, 40, 80]
-    assert s.capacity["slo"]["error_rate"] == "< 1%"
+    assert s.capacity.mode is LoadMode.STEPPED
+    assert s.capacity.steps == (5.0, 10.0, 20.0, 40.0, 80.0)
+    assert s.capacity.slo is not None
+    assert s.capacity.slo["error_rate"] == "< 1%"
     assert [e.api_key_env for e in s.envs] == ["FLOW_API_KEY_TEST"]
 
 
@@ -171,8 +173,8 @@ flow = "a"
 env = "Development"
 
 [capacity]
-mode = "steps"
-steps = [1, 2, 4]
+mode = "arrival"
+steps = [1, 2, 4.5]
 
 [simulator]
 profile = "sim.toml"
@@ -193,7 +195,7 @@ seed = 7
     assert dict(a.headers) == {"X-Trace": "on"}
     assert (f2.name, f2.id, f2.body) == ("f2", "f2", NoBody())
     assert s.gates[0].env is Env.DEVELOPMENT
-    assert dict(s.capacity) == {"mode": "steps", "steps": [1, 2, 4]}
+    assert (s.capacity.mode, s.capacity.steps) == (LoadMode.ARRIVAL, (1.0, 2.0, 4.5))
     assert (s.simulator.profile, s.simulator.seed) == (tmp_path / "sim.toml", 7)
 
 
@@ -232,6 +234,11 @@ def test_a_json_body_may_contain_an_api_key_field(tmp_path: Path) -> None:
 ERRORS = [
     ("bogus = 1\n", ["bogus", "unknown key", "capacity, envs, flows, gates, simulator, target"]),
     ("[target]\nurll = 'x'\n", ["target.urll", "unknown key; did you mean 'url'?"]),
+    ('[capacity]\nmode = "steps"\n', ["capacity", "mode 'steps' is not valid; valid: stepped"]),
+    ("[capacity]\nsteps = [0, 5]\n", ["capacity", "every step must be a number > 0"]),
+    ("[capacity]\nstep_s = 10\nsettle_s = 20\n", ["capacity", "settle_s must be >= 0"]),
+    ("[capacity]\nstepz = [1]\n", ["capacity", "unknown key(s) stepz"]),
+    ('[capacity.slo]\nttfi_p95_ms = "fast"\n', ["capacity", "SLO 'ttfi_p95_ms fast'"]),
     (BASE + "limit_s = 0\n", ["target.limit_s", "> 0"]),
     (BASE + "limit_s = -5\n", ["target.limit_s", "> 0"]),
     (BASE + "limit_s = nan\n", ["target.limit_s", "finite"]),
