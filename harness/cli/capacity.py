@@ -207,7 +207,7 @@ def _prepare(args: CapacityArgs) -> tuple[ScenarioChoice, Scenario, LoadMode]:
 
 def _report(args: CapacityArgs, scenario: Scenario) -> int:
     # Imported here: matplotlib is only needed once the run is over.
-    from harness.report.capacity import console_table, write_capacity_reports  # noqa: PLC0415
+    from harness.report.capacity.render import console_table, write_capacity_reports  # noqa: PLC0415
 
     result = analyse_run(read_summary(args.report_dir), scenario)
     written = [write_capacity_json(result, args.report_dir)]

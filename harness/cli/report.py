@@ -150,8 +150,8 @@ def compare_main(argv: Sequence[str]) -> int:
     if isinstance(parsed, int):
         return parsed
     from harness.report import compare_and_write  # noqa: PLC0415 - keeps --help fast
-    from harness.report.compare import CompareOptions  # noqa: PLC0415
-    from harness.report.compare_md import headline, rule_line  # noqa: PLC0415
+    from harness.report.compare.analysis import CompareOptions  # noqa: PLC0415
+    from harness.report.compare.markdown import headline, rule_line  # noqa: PLC0415
 
     try:
         options = CompareOptions(

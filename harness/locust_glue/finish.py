@@ -18,7 +18,7 @@ from harness.errors import FlowloadError
 from harness.locust_glue.distributed import receive_late_report
 from harness.locust_glue.gating import finish_gates, print_gates
 from harness.locust_glue.state import LOCAL, MASTER, GlueState
-from harness.report.console import format_summary_table
+from harness.report.run.console import format_summary_table
 from harness.results.paths import SUMMARY_FILE
 from harness.results.summary import RunInfo, build_summary, write_summary
 from harness.run.health import saturation_causes

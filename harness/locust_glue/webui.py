@@ -21,7 +21,7 @@ from harness.locust_glue.lifecycle import cut_streams
 from harness.locust_glue.live import view_of
 from harness.locust_glue.state import GlueState, state_of
 from harness.locust_glue.webui_form import check_swarm_form, fill_form
-from harness.report.colours import env_colours
+from harness.report.render.colours import env_colours
 from harness.results.stream import OUTCOMES
 
 logger = logging.getLogger("flowload")

@@ -13,7 +13,7 @@ from harness.report.errors import ReportError
 from harness.results import RunData, load_run, write_atomic
 
 if TYPE_CHECKING:
-    from harness.report.compare import CompareOptions, RunComparison
+    from harness.report.compare.analysis import CompareOptions, RunComparison
 
 REPORT_HTML = "report.html"
 SUMMARY_MD = "summary.md"
@@ -47,9 +47,9 @@ def write_reports(report_dir: Path, out_dir: Path | None = None) -> list[Path]:
     They go to ``out_dir`` (default: ``report_dir`` itself). Returns the paths written.
     """
     # Imported here so reading a summary does not pay for matplotlib.
-    from harness.report.csv_out import render_csv  # noqa: PLC0415
-    from harness.report.html import render_report  # noqa: PLC0415
-    from harness.report.markdown import render_markdown  # noqa: PLC0415
+    from harness.report.run.csv_out import render_csv  # noqa: PLC0415
+    from harness.report.run.html import render_report  # noqa: PLC0415
+    from harness.report.run.markdown import render_markdown  # noqa: PLC0415
 
     run = load_run(report_dir)
     target = out_dir or report_dir
@@ -74,9 +74,9 @@ def compare_and_write(
     base_dir: Path, new_dir: Path, out_dir: Path, options: CompareOptions | None = None
 ) -> tuple[RunComparison, list[Path]]:
     """:func:`write_comparison`, also returning the comparison (for a summary on the console)."""
-    from harness.report.compare import compare_runs  # noqa: PLC0415
-    from harness.report.compare_html import render_comparison_html  # noqa: PLC0415
-    from harness.report.compare_md import render_comparison_md  # noqa: PLC0415
+    from harness.report.compare.analysis import compare_runs  # noqa: PLC0415
+    from harness.report.compare.html import render_comparison_html  # noqa: PLC0415
+    from harness.report.compare.markdown import render_comparison_md  # noqa: PLC0415
 
     base, new = load_run(base_dir), load_run(new_dir)
     result = compare_runs(base, new, options)

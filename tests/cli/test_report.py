@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from harness.cli.report import compare_main, report_main
-from tests.report.test_fixtures import FIXTURES
+from tests.report.run.test_fixtures import FIXTURES
 
 REPO = Path(__file__).resolve().parents[2]
 

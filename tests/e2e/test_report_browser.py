@@ -27,7 +27,7 @@ from typing import Any
 import pytest
 
 from harness.cli.report import compare_main, report_main
-from harness.report.plots import PLOT_KEYS
+from harness.report.run.plots import PLOT_KEYS
 from tests.e2e.conftest import run_locust
 
 CHROMIUM_NAMES = ("chromium", "chromium-browser", "google-chrome")

@@ -12,7 +12,7 @@ from typing import Any
 import orjson
 import pytest
 
-from harness.report.colours import env_colour
+from harness.report.render.colours import env_colour
 from harness.simulator import SimulatorProcess
 from tests.e2e.conftest import (
     E2E_KEY,

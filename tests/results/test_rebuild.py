@@ -15,15 +15,15 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from harness.cli.report import report_main
-from harness.report.html import render_report
-from harness.report.plots import build_plots
+from harness.report.run.html import render_report
+from harness.report.run.plots import build_plots
 from harness.results import load_run
 from harness.results.rebuild import REBUILT_NOTE, summary_from_records
 from harness.results.records import to_stream_record
 from harness.results.stream import OUTCOMES, StreamResult
 from harness.results.summary import RunInfo, build_summary
 from harness.stats import Recorder
-from tests.report.test_fixtures import FIXTURES
+from tests.report.run.test_fixtures import FIXTURES
 
 METRICS_EXACT = ("ttfb_ms", "ttfi_ms", "duration_ms", "limit_used")
 

@@ -14,7 +14,7 @@ from harness.results import ResultsError, load_run, read_summary
 from harness.results.records import to_stream_record
 from harness.results.summary import SUPPORTED_SCHEMAS
 from harness.secrets import mask_key_text
-from tests.report.test_fixtures import FIXTURES, synthetic_records, write_run
+from tests.report.run.test_fixtures import FIXTURES, synthetic_records, write_run
 
 FIXTURE_DIRS = sorted(p for p in FIXTURES.iterdir() if p.is_dir())
 

@@ -1,0 +1,1 @@
+"""The capacity report: ``capacity.html``, ``capacity.md``, the console table, its plots."""

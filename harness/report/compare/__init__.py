@@ -1,0 +1,1 @@
+"""Comparing two runs: the analysis (significance, effect sizes) and its HTML and Markdown."""
