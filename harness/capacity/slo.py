@@ -21,18 +21,9 @@ from typing import Any, Protocol
 from harness.capacity.errors import CapacityError
 from harness.capacity.step_result import StepResult, ordered
 from harness.criteria import GateError, Op, parse_gate
+from harness.criteria.vocabulary import LABELS
 
 _RATIOS = ("error_rate", "limit_used")
-_LABELS = {
-    "ttfb_ms": "TTFB",
-    "ttfi_ms": "TTFI",
-    "itl_ms": "ITL",
-    "duration_ms": "duration",
-    "limit_used": "limit used",
-    "error_rate": "error rate",
-    "streams_per_s": "streams/s",
-    "items_per_s": "items/s",
-}
 
 
 class GateLike(Protocol):
@@ -76,7 +67,7 @@ class Objective:
 
     def describe(self) -> str:
         """A human label, e.g. ``TTFI p95 < 800 ms`` or ``error rate <= 1%``."""
-        label = _LABELS.get(self.block, self.block)
+        label = LABELS.get(self.block, self.block)
         name = f"{label} {self.stat}" if self.stat else label
         return f"{name} {self.op.value} {format_value(self.block, self.threshold)}"
 

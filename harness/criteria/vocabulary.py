@@ -9,6 +9,7 @@ from harness.results.stream import OUTCOMES
 
 __all__ = [
     "BLOCK_METRICS",
+    "LABELS",
     "OPS",
     "OUTCOME_NAMES",
     "SCALAR_METRICS",
@@ -53,6 +54,18 @@ BLOCK_METRICS: dict[str, tuple[str, Kind]] = {
 }
 # The block keys are accepted too (``ttfi_ms.p95``), since users read them in summary.json.
 _ALIASES: dict[str, str] = {key: name for name, (key, _) in BLOCK_METRICS.items() if key != name}
+
+# What people call each stats-block key, in messages and reports.
+LABELS: dict[str, str] = {
+    "ttfb_ms": "TTFB",
+    "ttfi_ms": "TTFI",
+    "itl_ms": "ITL",
+    "duration_ms": "duration",
+    "limit_used": "limit used",
+    "error_rate": "error rate",
+    "streams_per_s": "streams/s",
+    "items_per_s": "items/s",
+}
 
 SCALAR_METRICS: dict[str, Kind] = {
     "error_rate": Kind.RATIO,
