@@ -101,7 +101,8 @@ def parse_objective(text: str, env: str | None = None) -> Objective:
         )
     metric = gate.metric
     threshold = gate.threshold.resolve(metric.kind)
-    assert threshold is not None  # noqa: S101 - absolute thresholds always resolve
+    if threshold is None:  # only a baseline leaves it open, and baselines were refused above
+        raise CapacityError(f"SLO {text!r}: the threshold needs a baseline run")
     selected = env if gate.env is None else str(gate.env)
     if metric.name == "outcomes":
         return Objective(
