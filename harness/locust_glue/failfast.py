@@ -6,6 +6,7 @@ import logging
 from typing import Any
 
 import gevent
+from locust.stats import CSV_STATS_INTERVAL_SEC
 
 from harness.cli.exitcodes import EXIT_COULD_NOT_RUN
 from harness.locust_glue.state import WORKER, GlueState
@@ -14,7 +15,16 @@ logger = logging.getLogger("flowload")
 
 
 def stop_locust(environment: Any) -> None:
-    """Stop Locust the way --run-time does (and the web UI with it)."""
+    """Stop Locust the way --run-time does (and the web UI with it).
+
+    With ``--csv`` the users stop first, then Locust's CSV writer gets one more turn before the
+    quit: it writes once a second and not at exit, so a run stopped within its first second
+    would leave CSV files without the very failures that stopped it.
+    """
+    options = getattr(environment, "parsed_options", None)
+    if getattr(options, "csv_prefix", None):
+        environment.runner.stop()
+        gevent.sleep(CSV_STATS_INTERVAL_SEC + 0.25)
     environment.runner.quit()
     if environment.web_ui is not None:
         environment.web_ui.stop()
